@@ -1,0 +1,146 @@
+// mir/linalg/trace_sqrt.hpp — the exact trace square root Tr (S1 S2)^{1/2}
+// of two covariance matrices (SPEC §2.3).
+//
+// S1 S2 is similar to the symmetric PSD matrix Rᵀ S2 R for any factor
+// S1 = R Rᵀ, so Tr (S1 S2)^{1/2} = Σ √λ(Rᵀ S2 R): eigenvalues only, of a
+// symmetric matrix, never complex. Routes, in order of preference:
+//   1. small side: a factor F with fewer rows than d (S = Fᵀ F, e.g. the
+//      centred rows / √(n−1)) gives the n × n problem F S_other Fᵀ;
+//   2. Cholesky S1 = L Lᵀ (or of S2 when S1 is not positive definite);
+//   3. eigendecomposition S1 = V Λ Vᵀ, R = V Λ^{1/2} over the eigenvalues
+//      above the shared cut-off (mir/linalg/eigenvalues.hpp).
+// Every route applies the same cut-off to the final eigenvalues.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include "mir/detail/blas.hpp"
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+#include "mir/linalg/eigenvalues.hpp"
+
+namespace mir {
+
+/// Which route trace_sqrt_product took.
+enum class trace_sqrt_route {
+    empty,            ///< d = 0
+    small_side,       ///< n × n problem from a factor with n < d rows
+    cholesky,         ///< Cholesky of one side (positive definite)
+    eigen_fallback,   ///< both sides singular: eigendecomposition of one
+};
+
+constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
+    switch (r) {
+        case trace_sqrt_route::empty: return "empty";
+        case trace_sqrt_route::small_side: return "small-side";
+        case trace_sqrt_route::cholesky: return "cholesky";
+        case trace_sqrt_route::eigen_fallback: return "eigen-fallback";
+    }
+    return "?";
+}
+
+/// The trace square root with how it was obtained.
+struct trace_sqrt_result {
+    double value = 0.0;
+    trace_sqrt_route route = trace_sqrt_route::empty;
+    eigenvalue_summary eigenvalues;  ///< of the final symmetric problem
+};
+
+namespace detail {
+
+inline void check_covariance(const Eigen::MatrixXd& s, std::string_view name) {
+    if (s.rows() != s.cols()) {
+        throw shape_error(std::string(name) + " must be square, got " + std::to_string(s.rows()) + " x " +
+                          std::to_string(s.cols()));
+    }
+    if (!s.allFinite()) throw non_finite_error(std::string(name) + " contains NaN or Inf");
+}
+
+inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
+    trace_sqrt_result r;
+    r.route = route;
+    r.eigenvalues = sum_sqrt_eigenvalues(detail::symmetric_eigenvalues_inplace(m));
+    r.value = r.eigenvalues.sum_sqrt;
+    return r;
+}
+
+}  // namespace detail
+
+/// Tr (F₁ᵀF₁ · S2)^{1/2} from a factor F₁ (n × d) of the first covariance:
+/// the n × n problem F₁ S2 F₁ᵀ (SPEC §2.3, small-side route).
+[[nodiscard]] inline trace_sqrt_result trace_sqrt_product_factor(const Eigen::MatrixXd& f1,
+                                                                 const Eigen::MatrixXd& s2) {
+    detail::check_covariance(s2, "trace_sqrt_product: S2");
+    if (f1.cols() != s2.rows()) {
+        throw shape_error("trace_sqrt_product: the factor has " + std::to_string(f1.cols()) +
+                          " columns but S2 is " + std::to_string(s2.rows()) + " x " + std::to_string(s2.cols()));
+    }
+    if (!f1.allFinite()) throw non_finite_error("trace_sqrt_product: the factor contains NaN or Inf");
+    if (f1.rows() == 0 || f1.cols() == 0) return {};
+    Eigen::MatrixXd m = f1 * s2.selfadjointView<Eigen::Lower>() * f1.transpose();
+    return detail::finish(m, trace_sqrt_route::small_side);
+}
+
+/// Tr (S1 S2)^{1/2} with the route taken. S1 and S2 are symmetric positive
+/// semi-definite; only their lower triangles are read.
+[[nodiscard]] inline trace_sqrt_result trace_sqrt_product_detailed(const Eigen::MatrixXd& s1,
+                                                                   const Eigen::MatrixXd& s2) {
+    detail::check_covariance(s1, "trace_sqrt_product: S1");
+    detail::check_covariance(s2, "trace_sqrt_product: S2");
+    if (s1.rows() != s2.rows()) {
+        throw shape_error("trace_sqrt_product: S1 is " + std::to_string(s1.rows()) + " x " +
+                          std::to_string(s1.rows()) + " but S2 is " + std::to_string(s2.rows()) + " x " +
+                          std::to_string(s2.rows()));
+    }
+    if (s1.rows() == 0) return {};
+
+    // Full symmetric copies: the kernels read lower triangles, the
+    // congruence reads the whole of the other side.
+    auto full = [](const Eigen::MatrixXd& s) {
+        Eigen::MatrixXd f = s;
+        f.triangularView<Eigen::StrictlyUpper>() = f.transpose();
+        return f;
+    };
+    {
+        Eigen::MatrixXd l = s1;
+        if (detail::cholesky_lower(l)) {
+            Eigen::MatrixXd m = detail::congruence_lower(l, full(s2));
+            return detail::finish(m, trace_sqrt_route::cholesky);
+        }
+        l = s2;
+        if (detail::cholesky_lower(l)) {
+            Eigen::MatrixXd m = detail::congruence_lower(l, full(s1));
+            return detail::finish(m, trace_sqrt_route::cholesky);
+        }
+    }
+    // Both singular: R = V Λ^{1/2} over the eigenvalues of S1 above the
+    // cut-off; the problem shrinks to the numerical rank of S1.
+    Eigen::VectorXd lambda;
+    Eigen::MatrixXd v;
+    detail::symmetric_eigen_decomposition(s1, lambda, v);
+    const double cut = eigenvalue_cutoff(lambda.size() ? lambda.maxCoeff() : 0.0, lambda.size());
+    index_t rank = 0;
+    for (index_t i = 0; i < lambda.size(); ++i) rank += lambda[i] > cut ? 1 : 0;
+    Eigen::MatrixXd r(s1.rows(), rank);
+    for (index_t i = 0, c = 0; i < lambda.size(); ++i) {
+        if (lambda[i] > cut) r.col(c++) = v.col(i) * std::sqrt(lambda[i]);
+    }
+    if (rank == 0) {
+        trace_sqrt_result res;
+        res.route = trace_sqrt_route::eigen_fallback;
+        return res;
+    }
+    Eigen::MatrixXd m = r.transpose() * s2.selfadjointView<Eigen::Lower>() * r;
+    return detail::finish(m, trace_sqrt_route::eigen_fallback);
+}
+
+/// Tr (S1 S2)^{1/2} = Σ √λ(S1 S2) for symmetric PSD covariances S1, S2.
+[[nodiscard]] inline double trace_sqrt_product(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2) {
+    return trace_sqrt_product_detailed(s1, s2).value;
+}
+
+}  // namespace mir

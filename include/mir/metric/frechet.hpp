@@ -1,0 +1,99 @@
+// mir/metric/frechet.hpp — the Fréchet distance between two Gaussians
+// (SPEC §2.3):
+//   FID = ‖μ₁ − μ₂‖² + Tr Σ₁ + Tr Σ₂ − 2·Tr (Σ₁ Σ₂)^{1/2}.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <optional>
+#include <string>
+
+#include "mir/error.hpp"
+#include "mir/linalg/trace_sqrt.hpp"
+
+namespace mir {
+
+/// The Gaussian summary of one row set: count, mean, covariance (Bessel),
+/// and, when the set has fewer rows than d, a factor F (count × d) with
+/// covariance = Fᵀ F that enables the small-side route.
+struct gaussian_stats {
+    index_t count = 0;
+    Eigen::VectorXd mean;
+    Eigen::MatrixXd covariance;
+    std::optional<Eigen::MatrixXd> factor;
+
+    [[nodiscard]] index_t dim() const noexcept { return mean.size(); }
+};
+
+/// The four terms of the Fréchet distance, and the route of the square root.
+struct frechet_terms {
+    double mean_term = 0.0;   ///< ‖μ₁ − μ₂‖²
+    double trace_1 = 0.0;     ///< Tr Σ₁
+    double trace_2 = 0.0;     ///< Tr Σ₂
+    double trace_sqrt = 0.0;  ///< Tr (Σ₁ Σ₂)^{1/2}
+    trace_sqrt_route route = trace_sqrt_route::empty;
+
+    /// mean_term + trace_1 + trace_2 − 2·trace_sqrt. Not clamped: a value
+    /// of −1e-15·scale for identical sets is rounding, and is reported.
+    [[nodiscard]] double value() const noexcept { return mean_term + trace_1 + trace_2 - 2.0 * trace_sqrt; }
+
+    /// Every term multiplied by s (FID(αX, αY) = α² FID(X, Y): s = α²).
+    [[nodiscard]] frechet_terms scaled(double s) const noexcept {
+        return {mean_term * s, trace_1 * s, trace_2 * s, trace_sqrt * s, route};
+    }
+};
+
+namespace detail {
+inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, std::string_view name) {
+    if (s.rows() != mu.size() || s.cols() != mu.size()) {
+        throw shape_error("frechet_distance: " + std::string(name) + " has a mean of size " +
+                          std::to_string(mu.size()) + " but a " + std::to_string(s.rows()) + " x " +
+                          std::to_string(s.cols()) + " covariance");
+    }
+    if (!mu.allFinite()) throw non_finite_error("frechet_distance: the mean of " + std::string(name) + " is not finite");
+}
+}  // namespace detail
+
+/// All terms, from two Gaussian summaries; uses the small-side route when
+/// one side has a factor with fewer rows than d (the smaller one wins).
+[[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b) {
+    detail::check_gaussian(a.mean, a.covariance, "the first set");
+    detail::check_gaussian(b.mean, b.covariance, "the second set");
+    if (a.dim() != b.dim()) {
+        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(a.dim()) + " vs " +
+                          std::to_string(b.dim()) + ")");
+    }
+    frechet_terms t;
+    t.mean_term = (a.mean - b.mean).squaredNorm();
+    t.trace_1 = a.covariance.trace();
+    t.trace_2 = b.covariance.trace();
+    const index_t d = a.dim();
+    const auto small = [d](const gaussian_stats& g) {
+        return g.factor && g.factor->rows() < d ? g.factor->rows() : d + 1;
+    };
+    trace_sqrt_result r;
+    if (small(a) <= d && small(a) <= small(b)) {
+        r = trace_sqrt_product_factor(*a.factor, b.covariance);
+    } else if (small(b) <= d) {
+        r = trace_sqrt_product_factor(*b.factor, a.covariance);
+    } else {
+        r = trace_sqrt_product_detailed(a.covariance, b.covariance);
+    }
+    t.trace_sqrt = r.value;
+    t.route = r.route;
+    return t;
+}
+
+/// FID between N(μ₁, S1) and N(μ₂, S2); S1, S2 symmetric PSD.
+[[nodiscard]] inline double frechet_distance(const Eigen::VectorXd& mu1, const Eigen::MatrixXd& s1,
+                                             const Eigen::VectorXd& mu2, const Eigen::MatrixXd& s2) {
+    detail::check_gaussian(mu1, s1, "the first set");
+    detail::check_gaussian(mu2, s2, "the second set");
+    if (mu1.size() != mu2.size()) {
+        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(mu1.size()) + " vs " +
+                          std::to_string(mu2.size()) + ")");
+    }
+    return (mu1 - mu2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * trace_sqrt_product(s1, s2);
+}
+
+}  // namespace mir

@@ -1,0 +1,54 @@
+// mir/metric/mir.hpp — aggregation (SPEC §2.4): MIR = log10 Σ_k FID_k over
+// the chosen layers. Base 10, as the official code and published values.
+#pragma once
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mir/error.hpp"
+#include "mir/metric/layer.hpp"
+
+namespace mir {
+
+/// MIR over the layers given, with every layer's figures.
+struct mir_result {
+    double mir = 0.0;      ///< log10 of fid_sum
+    double fid_sum = 0.0;  ///< Σ_k FID_k
+    std::vector<layer_result> layers;
+    /// True when every layer is exact (see layer_result::exact).
+    [[nodiscard]] bool exact() const noexcept {
+        for (const auto& l : layers) {
+            if (!l.exact) return false;
+        }
+        return true;
+    }
+};
+
+/// log10 of the sum of per-layer FIDs. Throws when there are no layers or
+/// the sum is not a positive finite number (log10 would give NaN or −∞).
+[[nodiscard]] inline double mir_from_fids(std::span<const double> fids) {
+    if (fids.empty()) throw argument_error("MIR: no layers to aggregate");
+    double sum = 0.0;
+    for (double f : fids) sum += f;
+    if (!(sum > 0.0) || !std::isfinite(sum)) {
+        throw argument_error("MIR: the per-layer FIDs sum to " + std::to_string(sum) +
+                             "; log10 needs a positive finite sum (identical vision and text statistics?)");
+    }
+    return std::log10(sum);
+}
+
+/// Aggregates layer results into MIR.
+[[nodiscard]] inline mir_result aggregate(std::vector<layer_result> layers) {
+    mir_result r;
+    std::vector<double> fids;
+    fids.reserve(layers.size());
+    for (const auto& l : layers) fids.push_back(l.fid);
+    r.mir = mir_from_fids(fids);
+    for (double f : fids) r.fid_sum += f;
+    r.layers = std::move(layers);
+    return r;
+}
+
+}  // namespace mir

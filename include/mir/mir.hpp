@@ -1,0 +1,31 @@
+// mir/mir.hpp — the core numerical API of mir (Modality Integration Rate,
+// Huang et al., ICCV 2025). Needs Eigen, plus BLAS/LAPACK when the build
+// enables MIR_USE_LAPACK. File readers, framework adapters and CUDA are
+// opt-in headers with their own dependencies.
+//
+// Where each equation of SPEC.md lives:
+//   §2.1 text-centric scale α        mir/stats/scale.hpp
+//   §2.2 3σ rule, outlier policies   mir/stats/norms.hpp, mir/stats/outliers.hpp
+//   §2.3 moments, covariance         mir/stats/moments.hpp
+//   §2.3 Tr (Σ₁Σ₂)^{1/2}, cut-off    mir/linalg/trace_sqrt.hpp, mir/linalg/eigenvalues.hpp
+//   §2.3 Fréchet distance            mir/metric/frechet.hpp
+//   §2   one layer's pipeline        mir/metric/layer.hpp (+ mir/stats/modality.hpp)
+//   §2.4 MIR aggregation             mir/metric/mir.hpp
+//   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
+#pragma once
+
+#include "mir/config.hpp"
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+#include "mir/linalg/eigenvalues.hpp"
+#include "mir/linalg/trace_sqrt.hpp"
+#include "mir/metric/accumulator.hpp"
+#include "mir/metric/frechet.hpp"
+#include "mir/metric/layer.hpp"
+#include "mir/metric/mir.hpp"
+#include "mir/stats/modality.hpp"
+#include "mir/stats/moments.hpp"
+#include "mir/stats/norms.hpp"
+#include "mir/stats/outliers.hpp"
+#include "mir/stats/scale.hpp"
+#include "mir/stats/streaming.hpp"

@@ -1,0 +1,161 @@
+// mir/stats/moments.hpp — streaming count, mean and covariance.
+//
+// Rows arrive in blocks. Each block is converted to the accumulation type
+// (in cache), centred on its own mean, and added as a rank-k update of the
+// scatter matrix (BLAS syrk where available); blocks and whole accumulators
+// are combined with Chan's parallel formula
+//     M2 = M2_a + M2_b + (n_a n_b / n) δ δᵀ,   δ = μ_b − μ_a.
+// The one-pass Σxxᵀ − nμμᵀ is never formed: hidden states carry large
+// common offsets and it would cancel catastrophically.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "mir/detail/blas.hpp"
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+
+namespace mir {
+
+/// How statistics are accumulated: fp64 (default, exact to rounding) or
+/// fp32 (faster rank-k updates; the final statistics are still fp64).
+enum class accumulation { fp64, fp32 };
+
+/// Streaming moments of d-dimensional rows in accumulation type Acc.
+template <accumulator_type Acc = double>
+class moments {
+public:
+    using vector_type = Eigen::Matrix<Acc, Eigen::Dynamic, 1>;
+    using matrix_type = Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>;
+
+    /// Rows per block of the rank-k update (conversion buffer size).
+    static constexpr index_t default_block_rows = 256;
+
+    moments() = default;
+    explicit moments(index_t dim, index_t block_rows = default_block_rows)
+        : dim_(dim), block_rows_(std::max<index_t>(1, block_rows)), mean_(vector_type::Zero(dim)),
+          m2_(matrix_type::Zero(dim, dim)) {
+        if (dim <= 0) throw shape_error("moments: the row dimension must be positive, got " + std::to_string(dim));
+    }
+
+    [[nodiscard]] index_t dim() const noexcept { return dim_; }
+    [[nodiscard]] index_t count() const noexcept { return n_; }
+    [[nodiscard]] const vector_type& mean() const noexcept { return mean_; }
+
+    /// Adds every row of `rows`.
+    template <element T>
+    void add(const row_view<T>& rows) {
+        check_dim(rows.cols);
+        for (index_t first = 0; first < rows.rows; first += block_rows_) {
+            const index_t k = std::min(block_rows_, rows.rows - first);
+            buffer_.resize(static_cast<std::size_t>(k * dim_));
+            detail::load_rows<Acc>(rows, first, k, buffer_.data());
+            add_block(buffer_.data(), k);
+        }
+    }
+
+    /// Adds the rows of `rows` whose indices are listed (any order).
+    template <element T>
+    void add(const row_view<T>& rows, const std::vector<index_t>& indices) {
+        check_dim(rows.cols);
+        const auto total = static_cast<index_t>(indices.size());
+        for (index_t first = 0; first < total; first += block_rows_) {
+            const index_t k = std::min(block_rows_, total - first);
+            buffer_.resize(static_cast<std::size_t>(k * dim_));
+            detail::gather_rows<Acc>(rows, indices.data() + first, k, buffer_.data());
+            add_block(buffer_.data(), k);
+        }
+    }
+
+    /// Adds `k` copies of the same row (zero scatter): the replacement rows
+    /// of the replace-median outlier policy.
+    void add_constant(const Eigen::Ref<const Eigen::VectorXd>& row, index_t k) {
+        check_dim(row.size());
+        if (k <= 0) return;
+        merge_group(k, row.template cast<Acc>().eval());
+    }
+
+    /// Adds a dense row-major block of k rows, already in Acc. The block is
+    /// centred in place (it is scratch space afterwards).
+    void add_block(Acc* block, index_t k) {
+        if (k <= 0) return;
+        // The block seen column-major is d x k: one column per row.
+        Eigen::Map<matrix_type> a(block, dim_, k);
+        const vector_type bmean = a.rowwise().sum() / static_cast<Acc>(k);
+        a.colwise() -= bmean;
+        // M2 += A Aᵀ for the centred block, then the Chan correction.
+        detail::syrk_lower<Acc>(dim_, k, block, m2_.data());
+        merge_group(k, bmean);
+    }
+
+    /// Merges another accumulator (Chan). Equals accumulating the union.
+    void merge(const moments& other) {
+        if (other.n_ == 0) return;
+        if (n_ == 0) {
+            const index_t br = block_rows_;
+            *this = other;
+            block_rows_ = br;
+            return;
+        }
+        check_dim(other.dim_);
+        m2_.template triangularView<Eigen::Lower>() += other.m2_;
+        merge_group(other.n_, other.mean_);
+    }
+
+    /// Scatter matrix Σ (x − μ)(x − μ)ᵀ in fp64, full symmetric storage.
+    [[nodiscard]] Eigen::MatrixXd scatter() const {
+        Eigen::MatrixXd s = m2_.template cast<double>();
+        s.template triangularView<Eigen::StrictlyUpper>() = s.transpose();
+        return s;
+    }
+
+    /// Mean in fp64.
+    [[nodiscard]] Eigen::VectorXd mean_f64() const { return mean_.template cast<double>(); }
+
+    /// Covariance with Bessel's correction (count − 1); needs count ≥ 2.
+    [[nodiscard]] Eigen::MatrixXd covariance() const {
+        if (n_ < 2) {
+            throw too_few_rows_error("moments: a covariance needs at least 2 rows, got " + std::to_string(n_));
+        }
+        return scatter() / static_cast<double>(n_ - 1);
+    }
+
+private:
+    void check_dim(index_t d) const {
+        if (d != dim_) {
+            throw shape_error("moments: rows of dimension " + std::to_string(d) +
+                              " added to an accumulator of dimension " + std::to_string(dim_));
+        }
+    }
+
+    // Folds a group of k rows with mean gmean (its scatter already added to
+    // m2_) into the running count and mean.
+    template <class V>
+    void merge_group(index_t k, const V& gmean) {
+        if (n_ == 0) {
+            n_ = k;
+            mean_ = gmean;
+            return;
+        }
+        const index_t n = n_ + k;
+        delta_ = gmean - mean_;
+        const Acc w = static_cast<Acc>(static_cast<double>(n_) * static_cast<double>(k) / static_cast<double>(n));
+        detail::syr_lower<Acc>(dim_, w, delta_.data(), m2_.data());
+        mean_ += delta_ * static_cast<Acc>(static_cast<double>(k) / static_cast<double>(n));
+        n_ = n;
+    }
+
+    index_t dim_ = 0;
+    index_t block_rows_ = default_block_rows;
+    index_t n_ = 0;
+    vector_type mean_;
+    matrix_type m2_;  // lower triangle holds the scatter matrix
+    vector_type delta_;
+    std::vector<Acc> buffer_;
+};
+
+}  // namespace mir
