@@ -27,7 +27,10 @@ TEST_CASE("outlier_rule is strict: exactly 3 sigma away is not an outlier", "[ou
     CHECK_FALSE(r.is_outlier(16.0));
     CHECK_FALSE(r.is_outlier(4.0));
     CHECK(r.is_outlier(std::nextafter(16.0, 100.0)));
-    CHECK(r.is_outlier(std::nextafter(4.0, -100.0)));
+    // Below the median: |n − m| is exact when m = 0.
+    const mir::outlier_rule z{0.0, 2.0};
+    CHECK_FALSE(z.is_outlier(-6.0));
+    CHECK(z.is_outlier(std::nextafter(-6.0, -100.0)));
 }
 
 TEST_CASE("per_dimension_lower_median is taken per column", "[outliers]") {
