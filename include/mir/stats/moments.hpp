@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,8 @@ public:
         check_dim(rows.cols);
         for (index_t first = 0; first < rows.rows; first += block_rows_) {
             const index_t k = std::min(block_rows_, rows.rows - first);
-            buffer_.resize(static_cast<std::size_t>(k * dim_));
-            detail::load_rows<Acc>(rows, first, k, buffer_.data());
-            add_block(buffer_.data(), k);
+            detail::load_rows<Acc>(rows, first, k, block_buffer(k));
+            add_block(buffer_.data(), k, true);
         }
     }
 
@@ -65,9 +65,8 @@ public:
         const auto total = static_cast<index_t>(indices.size());
         for (index_t first = 0; first < total; first += block_rows_) {
             const index_t k = std::min(block_rows_, total - first);
-            buffer_.resize(static_cast<std::size_t>(k * dim_));
-            detail::gather_rows<Acc>(rows, indices.data() + first, k, buffer_.data());
-            add_block(buffer_.data(), k);
+            detail::gather_rows<Acc>(rows, indices.data() + first, k, block_buffer(k));
+            add_block(buffer_.data(), k, true);
         }
     }
 
@@ -80,14 +79,25 @@ public:
     }
 
     /// Adds a dense row-major block of k rows, already in Acc. The block is
-    /// centred in place (it is scratch space afterwards).
-    void add_block(Acc* block, index_t k) {
+    /// centred in place (it is scratch space afterwards). If the storage
+    /// behind `block` has room for a (k + 1)-th row, pass `spare_row = true`:
+    /// the Chan correction then rides in the same rank-(k+1) update instead
+    /// of a separate rank-1 pass over the d × d matrix.
+    void add_block(Acc* block, index_t k, bool spare_row = false) {
         if (k <= 0) return;
         // The block seen column-major is d x k: one column per row.
         Eigen::Map<matrix_type> a(block, dim_, k);
         const vector_type bmean = a.rowwise().sum() / static_cast<Acc>(k);
         a.colwise() -= bmean;
-        // M2 += A Aᵀ for the centred block, then the Chan correction.
+        if (n_ > 0 && spare_row) {
+            // Chan: M2 += A Aᵀ + (n k / (n + k)) δ δᵀ, as one update with the
+            // extra column √w·δ.
+            const double w = static_cast<double>(n_) * static_cast<double>(k) / static_cast<double>(n_ + k);
+            Eigen::Map<vector_type>(block + k * dim_, dim_) = (bmean - mean_) * static_cast<Acc>(std::sqrt(w));
+            detail::syrk_lower<Acc>(dim_, k + 1, block, m2_.data());
+            fold_mean(k, bmean);
+            return;
+        }
         detail::syrk_lower<Acc>(dim_, k, block, m2_.data());
         merge_group(k, bmean);
     }
@@ -132,21 +142,34 @@ private:
         }
     }
 
+    // Room for k rows plus the spare row of add_block.
+    Acc* block_buffer(index_t k) {
+        buffer_.resize(static_cast<std::size_t>((k + 1) * dim_));
+        return buffer_.data();
+    }
+
+    // Updates count and mean for a group of k rows with mean gmean.
+    template <class V>
+    void fold_mean(index_t k, const V& gmean) {
+        if (n_ == 0) {
+            mean_ = gmean;
+        } else {
+            mean_ += (gmean - mean_) * static_cast<Acc>(static_cast<double>(k) / static_cast<double>(n_ + k));
+        }
+        n_ += k;
+    }
+
     // Folds a group of k rows with mean gmean (its scatter already added to
-    // m2_) into the running count and mean.
+    // m2_) into the running state: the Chan correction as a rank-1 update.
     template <class V>
     void merge_group(index_t k, const V& gmean) {
-        if (n_ == 0) {
-            n_ = k;
-            mean_ = gmean;
-            return;
+        if (n_ > 0) {
+            delta_ = gmean - mean_;
+            const Acc w = static_cast<Acc>(static_cast<double>(n_) * static_cast<double>(k) /
+                                           static_cast<double>(n_ + k));
+            detail::syr_lower<Acc>(dim_, w, delta_.data(), m2_.data());
         }
-        const index_t n = n_ + k;
-        delta_ = gmean - mean_;
-        const Acc w = static_cast<Acc>(static_cast<double>(n_) * static_cast<double>(k) / static_cast<double>(n));
-        detail::syr_lower<Acc>(dim_, w, delta_.data(), m2_.data());
-        mean_ += delta_ * static_cast<Acc>(static_cast<double>(k) / static_cast<double>(n));
-        n_ = n;
+        fold_mean(k, gmean);
     }
 
     index_t dim_ = 0;

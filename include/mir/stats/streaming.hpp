@@ -174,8 +174,8 @@ public:
         out.input_rows = rows();
         out.rule = outlier_rule::fit(norms_);
         moments<Acc> m = settled_;
-        std::vector<Acc> block = settle_;
-        m.add_block(block.data(), settle_rows_);
+        std::vector<Acc> block = settle_;  // has the spare row once allocated
+        m.add_block(block.data(), settle_rows_, true);
         if (opt_.policy != outlier_policy::none) {
             out.outliers_exact =
                 settled_count_ == 0 || (!out.rule.is_outlier(settled_min_) && !out.rule.is_outlier(settled_max_));
@@ -187,7 +187,8 @@ public:
                              pool_.begin() + static_cast<std::ptrdiff_t>(s + 1) * dim_);
                 ++k;
             }
-            m.add_block(block.data(), k);
+            block.resize(static_cast<std::size_t>((k + 1) * dim_));  // + the spare row of add_block
+            m.add_block(block.data(), k, true);
             for (double n : norms_) out.outliers += out.rule.is_outlier(n) ? 1 : 0;
             if (opt_.policy == outlier_policy::replace_median) {
                 m.add_constant(reservoir_median(), out.outliers);
@@ -216,12 +217,12 @@ private:
     template <element T>
     void stream(const row_view<T>& rows, std::size_t first_norm) {
         const index_t br = std::max<index_t>(1, opt_.block_rows);
-        block_.resize(static_cast<std::size_t>(br * dim_));
+        block_.resize(static_cast<std::size_t>((br + 1) * dim_));  // + the spare row of add_block
         for (index_t first = 0; first < rows.rows; first += br) {
             const index_t k = std::min(br, rows.rows - first);
             detail::load_rows<Acc>(rows, first, k, block_.data());
             if (opt_.policy == outlier_policy::none) {
-                settled_.add_block(block_.data(), k);
+                settled_.add_block(block_.data(), k, true);
                 continue;
             }
             for (index_t i = 0; i < k; ++i) {
@@ -296,10 +297,12 @@ private:
 
     void settle(const Acc* row, double norm) {
         const index_t br = std::max<index_t>(1, opt_.block_rows);
-        if (settle_.size() < static_cast<std::size_t>(br * dim_)) settle_.resize(static_cast<std::size_t>(br * dim_));
+        if (settle_.size() < static_cast<std::size_t>((br + 1) * dim_)) {
+            settle_.resize(static_cast<std::size_t>((br + 1) * dim_));  // + the spare row of add_block
+        }
         std::memcpy(settle_.data() + settle_rows_ * dim_, row, sizeof(Acc) * static_cast<std::size_t>(dim_));
         if (++settle_rows_ == br) {
-            settled_.add_block(settle_.data(), settle_rows_);
+            settled_.add_block(settle_.data(), settle_rows_, true);
             settle_rows_ = 0;
         }
         settled_min_ = settled_count_ == 0 ? norm : std::min(settled_min_, norm);
