@@ -1,0 +1,219 @@
+// bench_trace_sqrt.cpp — mir::trace_sqrt_product against the composed
+// LAPACK bound (dpotrf + two dtrmm + dsyevd eigenvalues only).
+//
+// This file is compiled twice (two executables, never two TUs of one
+// binary: the inline kernels in mir/detail/blas.hpp differ between the two
+// settings and mixing them in one program would be an ODR violation):
+//   mir_bench_trace_sqrt        MIR_USE_LAPACK as the mir target sets it (1)
+//   mir_bench_trace_sqrt_eigen  through bench_trace_sqrt_eigen.cpp, which
+//                               forces MIR_USE_LAPACK to 0 before any header
+// The bound itself calls CBLAS/LAPACKE directly, so it is available in both
+// executables whenever the build has them (MIR_BENCH_HAVE_LAPACK=1); each
+// executable therefore reports its own ratio against a bound measured in
+// the same process.
+//
+// Results are kept alive with DoNotOptimize on a *const* reference: the
+// non-const overload's "+m,r" asm constraint corrupts doubles under GCC -O3
+// (google/benchmark#903, GCC PR 92597) — seen here as value=4.6e-310.
+//
+// Benchmarks (argument: d):
+//   BM_trace_sqrt_bound/d   the composed LAPACK bound, copies of the inputs
+//                           included (dpotrf and dtrmm work in place and the
+//                           API takes const references)
+//   BM_trace_sqrt_mir/d     mir::trace_sqrt_product
+#include <mir/config.hpp>
+#include <mir/linalg/trace_sqrt.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifndef MIR_BENCH_HAVE_LAPACK
+#define MIR_BENCH_HAVE_LAPACK 0
+#endif
+#if MIR_BENCH_HAVE_LAPACK
+#include <cblas.h>
+#include <lapacke.h>
+#endif
+
+namespace {
+
+struct spd_pair {
+    Eigen::MatrixXd s1;
+    Eigen::MatrixXd s2;
+};
+
+// S = A Aᵀ / n + 1e-3 I with A d × n, n = 2d, entries N(0, 1) with a
+// per-column scale spread over two decades (so the spectrum is not flat).
+// Full symmetric storage, like moments::covariance() returns.
+Eigen::MatrixXd make_spd(Eigen::Index d, std::mt19937_64& rng) {
+    const Eigen::Index n = 2 * d;
+    std::normal_distribution<double> normal(0.0, 1.0);
+    Eigen::MatrixXd a(d, n);
+    for (Eigen::Index j = 0; j < n; ++j) {
+        for (Eigen::Index i = 0; i < d; ++i) a(i, j) = normal(rng);
+    }
+    for (Eigen::Index i = 0; i < d; ++i) {
+        a.row(i) *= std::pow(10.0, static_cast<double>(i % 97) / 96.0 - 1.0);
+    }
+    Eigen::MatrixXd s = Eigen::MatrixXd::Zero(d, d);
+#if MIR_BENCH_HAVE_LAPACK
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, static_cast<int>(d), static_cast<int>(n),
+                1.0 / static_cast<double>(n), a.data(), static_cast<int>(d), 0.0, s.data(), static_cast<int>(d));
+#else
+    s.selfadjointView<Eigen::Lower>().rankUpdate(a, 1.0 / static_cast<double>(n));
+#endif
+    s.triangularView<Eigen::StrictlyUpper>() = s.transpose();
+    s.diagonal().array() += 1e-3;
+    return s;
+}
+
+// Generated once per size and cached for the life of the process.
+const spd_pair& inputs(Eigen::Index d) {
+    static std::map<Eigen::Index, std::unique_ptr<spd_pair>> cache;
+    auto& slot = cache[d];
+    if (!slot) {
+        std::mt19937_64 rng(0x5eed0000ULL + static_cast<unsigned long long>(d));
+        slot = std::make_unique<spd_pair>();
+        slot->s1 = make_spd(d, rng);
+        slot->s2 = make_spd(d, rng);
+    }
+    return *slot;
+}
+
+// Nominal flop counts of the three kernels, for a GFLOP/s figure:
+// dpotrf d³/3, each dtrmm (square, triangular) d³, dsyevd('N') ≈ 4d³/3.
+double bound_flops(double d) { return d * d * d * (1.0 / 3.0 + 2.0 + 4.0 / 3.0); }
+
+#if MIR_BENCH_HAVE_LAPACK
+// The composed bound: Tr (S1 S2)^{1/2} via L = chol(S1), W = Lᵀ S2 L,
+// eigenvalues of W, Σ √λ over λ above the shared cut-off.
+double composed_bound(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2, Eigen::MatrixXd& l, Eigen::MatrixXd& w,
+                      Eigen::VectorXd& lambda) {
+    const int n = static_cast<int>(s1.rows());
+    l = s1;  // in-place factorisation needs a copy of the const input
+    w = s2;  // W := S2, then W := S2 L, then W := Lᵀ W
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, l.data(), n) != 0) {
+        throw std::runtime_error("bound: S1 is not positive definite");
+    }
+    cblas_dtrmm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, n, n, 1.0, l.data(), n, w.data(),
+                n);
+    cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, n, n, 1.0, l.data(), n, w.data(), n);
+    lambda.resize(n);
+    if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', n, w.data(), n, lambda.data()) != 0) {
+        throw std::runtime_error("bound: dsyevd failed");
+    }
+    return mir::sum_sqrt_eigenvalues(lambda).sum_sqrt;
+}
+
+void BM_trace_sqrt_bound(benchmark::State& state) {
+    const auto d = static_cast<Eigen::Index>(state.range(0));
+    const spd_pair& in = inputs(d);
+    Eigen::MatrixXd l, w;
+    Eigen::VectorXd lambda;
+    double value = 0.0;
+    for (auto _ : state) {
+        value = composed_bound(in.s1, in.s2, l, w, lambda);
+        benchmark::DoNotOptimize(std::as_const(value));
+    }
+    state.counters["value"] = value;
+    state.counters["GFLOPs"] =
+        benchmark::Counter(bound_flops(static_cast<double>(d)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
+void BM_trace_sqrt_mir(benchmark::State& state) {
+    const auto d = static_cast<Eigen::Index>(state.range(0));
+    const spd_pair& in = inputs(d);
+    mir::trace_sqrt_result r;
+    for (auto _ : state) {
+        r = mir::trace_sqrt_product_detailed(in.s1, in.s2);
+        benchmark::DoNotOptimize(std::as_const(r.value));
+    }
+    state.counters["value"] = r.value;
+    state.counters["mir_use_lapack"] = MIR_USE_LAPACK;
+    state.counters["GFLOPs"] =
+        benchmark::Counter(bound_flops(static_cast<double>(d)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+#if MIR_BENCH_HAVE_LAPACK
+    // Agreement with the bound's value (computed once per size, untimed:
+    // the loop above has ended).
+    static std::map<Eigen::Index, double> bound_value;
+    if (!bound_value.count(d)) {
+        Eigen::MatrixXd l, w;
+        Eigen::VectorXd lambda;
+        bound_value[d] = composed_bound(in.s1, in.s2, l, w, lambda);
+    }
+    const double b = bound_value[d];
+    state.counters["rel_diff_vs_bound"] = std::abs(r.value - b) / std::abs(b);
+#endif
+    state.SetLabel(std::string(mir::to_string(r.route)) + (MIR_USE_LAPACK ? " lapack" : " eigen"));
+}
+
+// Diagnostic: the memory passes trace_sqrt_product (LAPACK route) makes
+// besides the three kernels — both allFinite checks, the copy of S1, the
+// zeroing of the strict upper triangle after dpotrf, full(S2) (copy plus a
+// transposed triangular assignment) and the copy inside congruence_lower.
+// The bound makes two plain copies (S1, S2).
+void BM_trace_sqrt_mir_extra_passes(benchmark::State& state) {
+    const auto d = static_cast<Eigen::Index>(state.range(0));
+    const spd_pair& in = inputs(d);
+    Eigen::MatrixXd l, f, w;
+    for (auto _ : state) {
+        bool finite = in.s1.allFinite() && in.s2.allFinite();
+        benchmark::DoNotOptimize(std::as_const(finite));
+        l = in.s1;
+        l.triangularView<Eigen::StrictlyUpper>().setZero();
+        f = in.s2;
+        f.triangularView<Eigen::StrictlyUpper>() = f.transpose();
+        w = f;
+        benchmark::DoNotOptimize(l.data());
+        benchmark::DoNotOptimize(w.data());
+        benchmark::ClobberMemory();
+    }
+}
+
+// Few iterations: one call at d = 4096 takes seconds. Each size gets a
+// minimum time so that small sizes still run a handful of iterations.
+// "min" next to Google Benchmark's mean/median/stddev/cv aggregates: the
+// least disturbed repetition on a shared machine.
+double minimum(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+
+void sizes(benchmark::internal::Benchmark* b) {
+    for (const long d : {1024L, 2048L, 4096L}) b->Arg(d);
+    b->Unit(benchmark::kMillisecond)->MinTime(0.5)->UseRealTime()->ComputeStatistics("min", minimum);
+}
+
+#if MIR_BENCH_HAVE_LAPACK
+BENCHMARK(BM_trace_sqrt_bound)->Apply(sizes);
+#endif
+BENCHMARK(BM_trace_sqrt_mir)->Apply(sizes);
+BENCHMARK(BM_trace_sqrt_mir_extra_passes)->Apply(sizes);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::AddCustomContext("mir_use_lapack", std::to_string(MIR_USE_LAPACK));
+    benchmark::AddCustomContext("mir_bench_have_lapack", std::to_string(MIR_BENCH_HAVE_LAPACK));
+    benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
+                                                     std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                                                     std::to_string(EIGEN_MINOR_VERSION));
+    benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+    std::fprintf(stderr, "mir_bench_trace_sqrt: MIR_USE_LAPACK=%d, MIR_BENCH_HAVE_LAPACK=%d\n", MIR_USE_LAPACK,
+                 MIR_BENCH_HAVE_LAPACK);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
