@@ -12,6 +12,7 @@
 //   §2   one layer's pipeline        mir/metric/layer.hpp (+ mir/stats/modality.hpp)
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
 //   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
+//   exact, bounded memory, replayed  mir/metric/multipass.hpp (+ mir/stats/median.hpp)
 #pragma once
 
 #include "mir/config.hpp"
@@ -23,6 +24,8 @@
 #include "mir/metric/frechet.hpp"
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
+#include "mir/metric/multipass.hpp"
+#include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/moments.hpp"
 #include "mir/stats/norms.hpp"
