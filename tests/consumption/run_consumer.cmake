@@ -1,0 +1,116 @@
+# run_consumer.cmake — configure, build and run one consumer project of mir.
+#
+#   cmake -DMODE=find_package|add_subdirectory|fetchcontent
+#         -DMIR_SOURCE_DIR=<mir source> -DCONSUMER_SOURCE_DIR=<consumer dir>
+#         -DWORK_DIR=<scratch dir> -DCXX_COMPILER=<c++ compiler>
+#         [-DMIR_BINARY_DIR=<mir build dir> -DINSTALL_PREFIX=<dir>]  (find_package)
+#         [-DGENERATOR=<gen>] [-DMAKE_PROGRAM=<prog>] [-DCONFIG=<build type>]
+#         [-DUSE_LAPACK=ON|OFF]
+#         -P run_consumer.cmake
+#
+# find_package mode first installs the mir build tree MIR_BINARY_DIR into
+# INSTALL_PREFIX. The consumer is configured from scratch with default flags
+# (CXXFLAGS unset); afterwards its compile_commands.json is checked to hold
+# exactly one TU (the consumer's: mir's own tests etc. must be off when mir
+# is not the top-level project) compiled without any of mir's project flags.
+cmake_minimum_required(VERSION 3.20)
+
+foreach(_v MODE MIR_SOURCE_DIR CONSUMER_SOURCE_DIR WORK_DIR CXX_COMPILER)
+  if(NOT DEFINED ${_v} OR "${${_v}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer.cmake: -D${_v}=... is required")
+  endif()
+endforeach()
+if(NOT MODE MATCHES "^(find_package|add_subdirectory|fetchcontent)$")
+  message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")
+endif()
+if(USE_LAPACK)
+  set(_lapack ON)
+  set(_expect_lapack 1)
+else()
+  set(_lapack OFF)
+  set(_expect_lapack 0)
+endif()
+
+function(_run what)
+  message(STATUS "[${MODE}] ${what}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "[${MODE}] ${what} failed (${_rc}): ${ARGN}")
+  endif()
+endfunction()
+
+set(_build "${WORK_DIR}/build")
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+set(_config_args "")
+set(_build_config_args "")
+if(NOT "${CONFIG}" STREQUAL "")
+  set(_config_args --config "${CONFIG}")
+  set(_build_config_args -C "${CONFIG}")
+endif()
+
+set(_configure
+  "${CMAKE_COMMAND}" -E env --unset=CXXFLAGS --unset=CPPFLAGS --unset=LDFLAGS
+  "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${_build}"
+  "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+  "-DMIR_EXPECT_LAPACK=${_expect_lapack}")
+if(GENERATOR)
+  list(APPEND _configure -G "${GENERATOR}")
+endif()
+if(MAKE_PROGRAM)
+  list(APPEND _configure "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+if(NOT "${CONFIG}" STREQUAL "")
+  list(APPEND _configure "-DCMAKE_BUILD_TYPE=${CONFIG}")
+endif()
+
+if(MODE STREQUAL "find_package")
+  foreach(_v MIR_BINARY_DIR INSTALL_PREFIX)
+    if(NOT ${_v})
+      message(FATAL_ERROR "run_consumer.cmake: MODE=find_package needs -D${_v}=...")
+    endif()
+  endforeach()
+  file(REMOVE_RECURSE "${INSTALL_PREFIX}")
+  _run("install mir into ${INSTALL_PREFIX}"
+    "${CMAKE_COMMAND}" --install "${MIR_BINARY_DIR}" --prefix "${INSTALL_PREFIX}" ${_config_args})
+  file(GLOB_RECURSE _cfg "${INSTALL_PREFIX}/*/mirConfig.cmake")
+  file(GLOB_RECURSE _ver "${INSTALL_PREFIX}/*/mirConfigVersion.cmake")
+  if(NOT EXISTS "${INSTALL_PREFIX}/include/mir/mir.hpp" OR NOT _cfg OR NOT _ver)
+    message(FATAL_ERROR "[${MODE}] install is incomplete: mir/mir.hpp='${INSTALL_PREFIX}/include/mir/mir.hpp' "
+                        "config='${_cfg}' version='${_ver}'")
+  endif()
+  list(APPEND _configure
+    "-DCMAKE_PREFIX_PATH=${INSTALL_PREFIX}"
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+    "-DMIR_EXPECTED_PREFIX=${INSTALL_PREFIX}")
+else()
+  list(APPEND _configure
+    "-DMIR_SOURCE_DIR=${MIR_SOURCE_DIR}"
+    "-DMIR_USE_LAPACK=${_lapack}")
+endif()
+
+_run("configure consumer" ${_configure})
+_run("build consumer" "${CMAKE_COMMAND}" --build "${_build}" ${_config_args})
+
+# Default flags only: nothing of mir's project settings may reach the consumer.
+file(READ "${_build}/compile_commands.json" _cc)
+string(JSON _n LENGTH "${_cc}")
+if(NOT _n EQUAL 1)
+  message(FATAL_ERROR "[${MODE}] expected exactly one compiled file (the consumer's main.cpp), "
+                      "got ${_n}: mir built its own targets inside a consumer?\n${_cc}")
+endif()
+string(JSON _cmd ERROR_VARIABLE _err GET "${_cc}" 0 command)
+if(_err)
+  string(JSON _cmd GET "${_cc}" 0 arguments)
+endif()
+foreach(_flag -Werror -Wall -Wextra -Wpedantic -Wshadow -fsanitize)
+  string(FIND "${_cmd}" "${_flag}" _pos)
+  if(NOT _pos EQUAL -1)
+    message(FATAL_ERROR "[${MODE}] consumer compiled with mir's project flag ${_flag}:\n${_cmd}")
+  endif()
+endforeach()
+message(STATUS "[${MODE}] consumer compile command (default flags): ${_cmd}")
+
+_run("run consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${_build}" ${_build_config_args} --output-on-failure --verbose)
