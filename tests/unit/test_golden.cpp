@@ -15,7 +15,8 @@ namespace {
 using mir_test::dump;
 
 template <class T>
-mir::mir_result per_layer_api(const dump<T>& g, const std::vector<int>& layers, mir::outlier_policy p) {
+mir::mir_result per_layer_api(const dump<T>& g, const std::vector<int>& layers, mir::outlier_policy p,
+                              mir::sqrt_method sq = mir::sqrt_method::exact) {
     std::vector<mir::layer_result> out;
     for (int k : layers) {
         mir::index_t nv = 0, nt = 0;
@@ -23,6 +24,7 @@ mir::mir_result per_layer_api(const dump<T>& g, const std::vector<int>& layers, 
         const auto t = g.rows(k, false, nt);
         mir::layer_options opt;
         opt.policy = p;
+        opt.sqrt = sq;
         opt.layer = k;
         out.push_back(mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
     }
@@ -72,6 +74,11 @@ void run_case(const std::string& name) {
         // Default layers of the accumulator are 1..K, as the official code.
         REQUIRE(acc.layers.size() == layers.size());
         for (std::size_t i = 0; i < layers.size(); ++i) CHECK(acc.layers[i].layer == layers[i]);
+        // The official fast mode's exact-arithmetic value (SPEC §3).
+        const auto fast = per_layer_api(g, layers, p, mir::sqrt_method::reference_fast);
+        check_against(fast, c.at(std::string(mir::to_string(p)) + "/reference-fast"),
+                      name + " reference-fast, " + std::string(mir::to_string(p)));
+        for (const auto& l : fast.layers) CHECK(l.terms.route == mir::trace_sqrt_route::reference_fast);
     }
 }
 

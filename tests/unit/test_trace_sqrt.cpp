@@ -127,3 +127,13 @@ TEST_CASE("trace_sqrt_product: bad input is rejected clearly", "[trace_sqrt][err
     a(1, 1) = std::numeric_limits<double>::quiet_NaN();
     CHECK_THROWS_WITH(mir::trace_sqrt_product(a, Eigen::MatrixXd::Identity(3, 3)), Catch::Contains("NaN"));
 }
+
+TEST_CASE("trace_of_product equals Tr(S1 S2) and exceeds the square root's scale", "[trace_sqrt]") {
+    const Eigen::Index d = 9;
+    const auto s1 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 51), mir_test::log_spectrum(d, 30));
+    const auto s2 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 52), mir_test::log_spectrum(d, 70));
+    const double want = (s1 * s2).trace();
+    CHECK(std::abs(mir::trace_of_product(s1, s2) - want) <= 1e-14 * std::abs(want));
+    CHECK(mir::parse_sqrt_method("reference-fast") == mir::sqrt_method::reference_fast);
+    CHECK_THROWS_AS(mir::parse_sqrt_method("fast"), mir::argument_error);
+}

@@ -25,12 +25,34 @@
 
 namespace mir {
 
+/// How the Fréchet distance obtains its trace square root term.
+enum class sqrt_method {
+    exact,           ///< Σ √λ(S1 S2), eigenvalues of the symmetric similar form (default)
+    reference_fast,  ///< Tr(S1 S2): what the official "fast" loop returns in exact arithmetic (SPEC §3)
+};
+
+constexpr std::string_view to_string(sqrt_method m) noexcept {
+    switch (m) {
+        case sqrt_method::exact: return "exact";
+        case sqrt_method::reference_fast: return "reference-fast";
+    }
+    return "?";
+}
+
+/// Parses "exact" or "reference-fast".
+[[nodiscard]] inline sqrt_method parse_sqrt_method(std::string_view s) {
+    if (s == "exact") return sqrt_method::exact;
+    if (s == "reference-fast") return sqrt_method::reference_fast;
+    throw argument_error("unknown square-root method '" + std::string(s) + "' (expected exact or reference-fast)");
+}
+
 /// Which route trace_sqrt_product took.
 enum class trace_sqrt_route {
     empty,            ///< d = 0
     small_side,       ///< n × n problem from a factor with n < d rows
     cholesky,         ///< Cholesky of one side (positive definite)
     eigen_fallback,   ///< both sides singular: eigendecomposition of one
+    reference_fast,   ///< not a square root: Tr(S1 S2) (sqrt_method::reference_fast)
 };
 
 constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
@@ -39,6 +61,7 @@ constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
         case trace_sqrt_route::small_side: return "small-side";
         case trace_sqrt_route::cholesky: return "cholesky";
         case trace_sqrt_route::eigen_fallback: return "eigen-fallback";
+        case trace_sqrt_route::reference_fast: return "reference-fast";
     }
     return "?";
 }
@@ -136,6 +159,23 @@ inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
     }
     Eigen::MatrixXd m = r.transpose() * s2.selfadjointView<Eigen::Lower>() * r;
     return detail::finish(m, trace_sqrt_route::eigen_fallback);
+}
+
+/// Tr(S1 S2) for symmetric S1, S2 (lower triangles read): the value the
+/// official "fast" mode puts where Tr (S1 S2)^{1/2} belongs. Its loop
+/// Y = ½(Y + Z⁻¹A), Z = ½(Z + Y⁻¹A) from (A, I) is a fixed point (SPEC §3).
+[[nodiscard]] inline double trace_of_product(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2) {
+    detail::check_covariance(s1, "trace_of_product: S1");
+    detail::check_covariance(s2, "trace_of_product: S2");
+    if (s1.rows() != s2.rows()) throw shape_error("trace_of_product: S1 and S2 differ in size");
+    // Σ_ij S1_ij S2_ji from the lower triangles: diagonal once, the rest twice.
+    const auto n = s1.rows();
+    double t = 0.0;
+    for (index_t j = 0; j < n; ++j) {
+        t += s1(j, j) * s2(j, j);
+        for (index_t i = j + 1; i < n; ++i) t += 2.0 * s1(i, j) * s2(i, j);
+    }
+    return t;
 }
 
 /// Tr (S1 S2)^{1/2} = Σ √λ(S1 S2) for symmetric PSD covariances S1, S2.

@@ -28,6 +28,7 @@ namespace mir {
 struct accumulator_options {
     outlier_policy policy = outlier_policy::replace_median;
     accumulation precision = accumulation::fp64;
+    sqrt_method sqrt = sqrt_method::exact;
     median_mode median = median_mode::keep_rows;
     index_t reservoir_rows = 4096;
     index_t tail_capacity = 64;
@@ -141,7 +142,7 @@ public:
         detail::require_rows(l.vision.rows(), 2, vctx, "rows given");
         detail::require_rows(l.text.rows(), 2, tctx, "rows given");
         const double alpha = text_centric_scale(l.text.norms());
-        return detail::combine_layer(layer, alpha, l.vision.finalize(vctx), l.text.finalize(tctx));
+        return detail::combine_layer(layer, alpha, l.vision.finalize(vctx), l.text.finalize(tctx), opt_.sqrt);
     }
 
     /// MIR over the chosen layers.

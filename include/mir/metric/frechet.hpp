@@ -37,9 +37,12 @@ struct frechet_terms {
     /// of −1e-15·scale for identical sets is rounding, and is reported.
     [[nodiscard]] double value() const noexcept { return mean_term + trace_1 + trace_2 - 2.0 * trace_sqrt; }
 
-    /// Every term multiplied by s (FID(αX, αY) = α² FID(X, Y): s = α²).
+    /// The terms of the rows scaled by a factor whose square is s
+    /// (FID(αX, αY) = α² FID(X, Y): s = α²). Tr(Σ₁Σ₂) of reference-fast is
+    /// quartic in the scale, so it takes s².
     [[nodiscard]] frechet_terms scaled(double s) const noexcept {
-        return {mean_term * s, trace_1 * s, trace_2 * s, trace_sqrt * s, route};
+        const double st = route == trace_sqrt_route::reference_fast ? s * s : s;
+        return {mean_term * s, trace_1 * s, trace_2 * s, trace_sqrt * st, route};
     }
 };
 
@@ -56,7 +59,9 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 
 /// All terms, from two Gaussian summaries; uses the small-side route when
 /// one side has a factor with fewer rows than d (the smaller one wins).
-[[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b) {
+/// Under sqrt_method::reference_fast, trace_sqrt holds Tr(Σ₁Σ₂) instead.
+[[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b,
+                                                          sqrt_method method = sqrt_method::exact) {
     detail::check_gaussian(a.mean, a.covariance, "the first set");
     detail::check_gaussian(b.mean, b.covariance, "the second set");
     if (a.dim() != b.dim()) {
@@ -67,6 +72,11 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
     t.mean_term = (a.mean - b.mean).squaredNorm();
     t.trace_1 = a.covariance.trace();
     t.trace_2 = b.covariance.trace();
+    if (method == sqrt_method::reference_fast) {
+        t.trace_sqrt = trace_of_product(a.covariance, b.covariance);
+        t.route = trace_sqrt_route::reference_fast;
+        return t;
+    }
     const index_t d = a.dim();
     const auto small = [d](const gaussian_stats& g) {
         return g.factor && g.factor->rows() < d ? g.factor->rows() : d + 1;

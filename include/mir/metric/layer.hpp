@@ -22,6 +22,7 @@ namespace mir {
 struct layer_options {
     outlier_policy policy = outlier_policy::replace_median;
     accumulation precision = accumulation::fp64;
+    sqrt_method sqrt = sqrt_method::exact;
     int layer = -1;  ///< hidden-state index, for results and error messages
 };
 
@@ -54,11 +55,11 @@ inline modality_summary summarize(const modality_stats& s) {
 
 /// Combines two modalities' raw statistics into the layer result.
 inline layer_result combine_layer(int layer, double alpha, const modality_stats& vision,
-                                  const modality_stats& text) {
+                                  const modality_stats& text, sqrt_method method = sqrt_method::exact) {
     layer_result r;
     r.layer = layer;
     r.alpha = alpha;
-    r.terms = frechet_distance_terms(vision.gaussian, text.gaussian).scaled(alpha * alpha);
+    r.terms = frechet_distance_terms(vision.gaussian, text.gaussian, method).scaled(alpha * alpha);
     r.fid = r.terms.value();
     r.vision = summarize(vision);
     r.text = summarize(text);
@@ -84,7 +85,7 @@ layer_result compute_layer_impl(const row_view<TV>& vision, const row_view<TT>& 
     const double alpha = text_centric_scale(tnorms);
     const modality_stats v = modality_statistics<Acc>(vision, vnorms, opt.policy, vctx);
     const modality_stats t = modality_statistics<Acc>(text, tnorms, opt.policy, tctx);
-    return combine_layer(opt.layer, alpha, v, t);
+    return combine_layer(opt.layer, alpha, v, t, opt.sqrt);
 }
 
 }  // namespace detail

@@ -191,7 +191,7 @@ template <accumulator_type Acc = double, class Replay>
         info->passes = passes;
         info->median_bytes = median_bytes;
     }
-    return detail::combine_layer(opt.layer, alpha, v, t);
+    return detail::combine_layer(opt.layer, alpha, v, t, opt.sqrt);
 }
 
 }  // namespace mir
