@@ -1,0 +1,181 @@
+#include "compute.hpp"
+
+#include <mir/io/dump.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+#include "layers.hpp"
+#include "plot.hpp"
+
+namespace mir::tool {
+
+dump_summary survey(const std::vector<std::filesystem::path>& files) {
+    dump_summary s;
+    s.files = files;
+    for (const auto& f : files) {
+        io::dump_file d = io::dump_file::open(f);
+        if (s.num_indices == 0) {
+            s.num_indices = d.num_indices();
+            s.hidden_size = d.hidden_size();
+        } else if (d.num_indices() != s.num_indices) {
+            throw file_error(f.string() + ": " + std::to_string(d.num_indices()) + " hidden-state indices, but " +
+                             files.front().string() + " has " + std::to_string(s.num_indices) +
+                             " (every file must come from the same model)");
+        } else if (d.hidden_size() != s.hidden_size) {
+            throw file_error(f.string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
+                             files.front().string() + " has " + std::to_string(s.hidden_size));
+        }
+        s.vision_rows += d.vision_rows();
+        s.text_rows += d.text_rows();
+    }
+    return s;
+}
+
+layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt) {
+    const auto replay = [&](auto&& sink) {
+        for (const auto& f : d.files) {
+            // One file mapped at a time, released before the next.
+            io::dump_file file = io::dump_file::open(f);
+            try {
+                file.visit_layer(layer, sink);
+            } catch (const non_finite_error& e) {
+                throw non_finite_error(f.string() + ": " + e.what() + " (rows counted across the files so far)");
+            }
+        }
+    };
+    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, d.hidden_size, opt);
+    return compute_layer_multipass<double>(replay, d.hidden_size, opt);
+}
+
+namespace {
+
+std::string describe_method(const compute_options& o) {
+    return std::string(to_string(o.sqrt)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
+           (o.precision == accumulation::fp64 ? "fp64" : "fp32") + " accumulation";
+}
+
+void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
+    std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files.size(), d.hidden_size,
+                d.num_indices, describe_method(o).c_str());
+    if (o.sqrt == sqrt_method::reference_fast) {
+        std::printf(
+            "note: --sqrt reference-fast reproduces the official default (\"fast\") mode in exact arithmetic: its\n"
+            "      square-root loop returns its input, so Tr(Sv St) stands where Tr (Sv St)^1/2 belongs. These are\n"
+            "      not Fréchet distances; use them only to compare with published numbers (SPEC §3).\n");
+    }
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
+                "alpha", "fid", "mean_term", o.sqrt == sqrt_method::exact ? "trace_sqrt" : "trace_prod");
+    for (const auto& l : r.layers) {
+        std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g\n", l.layer, l.vision.rows, l.text.rows,
+                    l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
+    }
+    std::printf("MIR = %.6f\n", r.mir);
+}
+
+}  // namespace
+
+std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d) {
+    nlohmann::ordered_json j;
+    j["mir"] = r.mir;
+    j["sqrt"] = std::string(to_string(o.sqrt));
+    j["outliers"] = std::string(to_string(o.policy));
+    j["precision"] = o.precision == accumulation::fp64 ? "fp64" : "fp32";
+    j["hidden_size"] = d.hidden_size;
+    j["files"] = d.files.size();
+    j["fid_sum"] = r.fid_sum;
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    for (const auto& l : r.layers) {
+        nlohmann::ordered_json e;
+        e["layer"] = l.layer;
+        e["fid"] = l.fid;
+        e["mean_term"] = l.terms.mean_term;
+        e["trace_vision"] = l.terms.trace_1;
+        e["trace_text"] = l.terms.trace_2;
+        e["trace_sqrt"] = l.terms.trace_sqrt;
+        e["alpha"] = l.alpha;
+        e["vision_rows"] = l.vision.rows;
+        e["text_rows"] = l.text.rows;
+        e["vision_outliers"] = l.vision.outliers;
+        e["text_outliers"] = l.text.outliers;
+        e["sqrt_route"] = std::string(to_string(l.terms.route));
+        layers.push_back(std::move(e));
+    }
+    j["layers"] = std::move(layers);
+    return j.dump(2) + "\n";
+}
+
+int run_compute(const compute_options& o) {
+    std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
+    const dump_summary d = survey(io::expand_inputs(inputs));
+    const std::vector<int> layers = parse_layers(o.layers, d.num_indices);
+    const bool progress = !o.quiet && isatty(STDERR_FILENO);
+    const bool json_stdout = o.json == "-";
+
+    std::vector<layer_result> results(layers.size());
+    std::atomic<std::size_t> next{0}, done{0};
+    std::mutex mu;
+    std::exception_ptr failure;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto worker = [&] {
+        for (std::size_t i = next++; i < layers.size(); i = next++) {
+            try {
+                layer_options lo;
+                lo.policy = o.policy;
+                lo.sqrt = o.sqrt;
+                lo.precision = o.precision;
+                lo.layer = layers[i];
+                results[i] = compute_layer_from_files(d, layers[i], lo);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!failure) failure = std::current_exception();
+                next = layers.size();
+                return;
+            }
+            const std::size_t n = ++done;
+            if (progress) {
+                std::lock_guard<std::mutex> lock(mu);
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::fprintf(stderr, "\r%zu files, %zu/%zu layers done, ETA %.0f s   ", d.files.size(), n,
+                             layers.size(), s / static_cast<double>(n) * static_cast<double>(layers.size() - n));
+            }
+        }
+    };
+    const int threads = std::max(1, std::min<int>(o.threads, static_cast<int>(layers.size())));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (progress) std::fprintf(stderr, "\n");
+    if (failure) std::rethrow_exception(failure);
+
+    const mir_result r = aggregate(std::move(results));
+    if (!json_stdout) print_table(r, o, d);
+    if (!o.json.empty()) {
+        const std::string doc = result_json(r, o, d);
+        if (json_stdout) {
+            std::fwrite(doc.data(), 1, doc.size(), stdout);
+        } else {
+            std::ofstream out(o.json, std::ios::binary);
+            if (!(out << doc)) throw file_error(o.json + ": cannot write the JSON output");
+        }
+    }
+    if (!o.plot.empty()) {
+        std::ofstream out(o.plot, std::ios::binary);
+        if (!(out << fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files.size()) + " files"))) {
+            throw file_error(o.plot + ": cannot write the plot");
+        }
+        if (!json_stdout && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());
+    }
+    return 0;
+}
+
+}  // namespace mir::tool

@@ -1,0 +1,45 @@
+// tools/mir/compute.hpp — `mir compute`: dump files in, MIR out.
+#pragma once
+
+#include <mir/mir.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mir::tool {
+
+struct compute_options {
+    std::vector<std::string> inputs;
+    std::string layers = "default";
+    outlier_policy policy = outlier_policy::replace_median;
+    sqrt_method sqrt = sqrt_method::exact;
+    accumulation precision = accumulation::fp64;
+    std::string json;  // "" = none, "-" = stdout
+    std::string plot;  // "" = none
+    int threads = 1;
+    bool quiet = false;
+};
+
+/// What the files hold (checked consistent across files).
+struct dump_summary {
+    std::vector<std::filesystem::path> files;
+    int num_indices = 0;
+    index_t hidden_size = 0;
+    index_t vision_rows = 0;  // per layer, all files
+    index_t text_rows = 0;
+};
+
+/// Opens every file once, checks layouts, layer counts and hidden sizes.
+dump_summary survey(const std::vector<std::filesystem::path>& files);
+
+/// One layer, exact, in memory independent of the number of files.
+layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);
+
+/// The whole command; returns the process exit code.
+int run_compute(const compute_options& o);
+
+/// The JSON document of a result (schema in docs/cli.md).
+std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
+
+}  // namespace mir::tool
