@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `mir` program (ctest label `program`).
+
+Runs the built binary on the golden dumps and on files made here, and checks
+its JSON against tests/data/golden/expected.json (an independent float64
+oracle), its errors on malformed input, the synthetic generator's
+determinism and the SVG plot (rendered with rsvg-convert, colours counted
+with ImageMagick's identify). Standard library only.
+
+usage: test_program.py MIR_BINARY DATA_DIR [-k NAME]
+"""
+import hashlib
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+
+MIR, DATA = sys.argv[1], sys.argv[2]
+GOLDEN = os.path.join(DATA, "golden")
+ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+
+
+def run(*args, ok=True):
+    p = subprocess.run([MIR, *args], capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        raise AssertionError(f"mir {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
+    if not ok and p.returncode == 0:
+        raise AssertionError(f"mir {' '.join(args)} should have failed:\n{p.stdout}")
+    return p
+
+
+def compute_json(*args):
+    p = run("compute", *args, "--json", "-", "--quiet")
+    return json.loads(p.stdout)  # stdout holds the JSON and nothing else
+
+
+def close(a, b, rel):
+    return abs(a - b) <= rel * abs(b)
+
+
+def test_golden_all_policies_and_sqrt():
+    expected = json.load(open(os.path.join(GOLDEN, "expected.json")))
+    for case, exp in expected.items():
+        if "same_as" in exp:  # presplit / npz variants: see the next test
+            exp = dict(expected[exp["same_as"]])
+        for policy in ("replace-median", "drop", "none"):
+            for sq in ("exact", "reference-fast"):
+                j = compute_json(os.path.join(GOLDEN, case), "--outliers", policy, "--sqrt", sq)
+                e = exp[f"{policy}/{sq}"]
+                assert [l["layer"] for l in j["layers"]] == exp["layers"], (case, j["layers"])
+                for l, want in zip(j["layers"], e["per_layer"]):
+                    assert close(l["fid"], want, 1e-6), (case, policy, sq, l["layer"], l["fid"], want)
+                    terms = l["mean_term"] + l["trace_vision"] + l["trace_text"] - 2 * l["trace_sqrt"]
+                    assert close(terms, l["fid"], 1e-9) or abs(terms - l["fid"]) < 1e-12, (case, l)
+                assert abs(j["mir"] - e["mir"]) <= 1e-7, (case, policy, sq, j["mir"], e["mir"])
+                assert j["sqrt"] == sq and j["outliers"] == policy
+                assert j["files"] == len(os.listdir(os.path.join(GOLDEN, case)))
+                assert j["hidden_size"] == exp["generator"]["d"]
+                for l in j["layers"]:
+                    if policy == "none":
+                        assert l["vision_outliers"] == 0 and l["text_outliers"] == 0
+                    if policy == "drop":  # rows that entered the statistics, after dropping
+                        assert l["vision_rows"] + l["vision_outliers"] == exp["generator"]["samples"] * exp["generator"]["vis"]
+                    else:
+                        assert l["vision_rows"] == exp["generator"]["samples"] * exp["generator"]["vis"]
+
+
+def test_presplit_and_npz_give_f16_small():
+    for policy in ("replace-median", "drop", "none"):
+        ref = compute_json(os.path.join(GOLDEN, "f16_small"), "--outliers", policy)
+        for other in ("f16_small_presplit", "f16_small_npz"):
+            j = compute_json(os.path.join(GOLDEN, other), "--outliers", policy)
+            for a, b in zip(j["layers"], ref["layers"]):
+                assert close(a["fid"], b["fid"], 1e-12), (other, policy, a, b)
+                assert a["vision_outliers"] == b["vision_outliers"]
+            assert abs(j["mir"] - ref["mir"]) < 1e-12
+
+
+def test_layers_option():
+    d = os.path.join(GOLDEN, "f16_small")
+    assert [l["layer"] for l in compute_json(d, "--layers", "all")["layers"]] == [0, 1, 2, 3, 4]
+    assert [l["layer"] for l in compute_json(d, "--layers", "2-3")["layers"]] == [2, 3]
+    assert [l["layer"] for l in compute_json(d, "--layers", "1,4")["layers"]] == [1, 4]
+    p = run("compute", d, "--layers", "9", ok=False)
+    assert "out of range" in p.stderr and "0..4" in p.stderr, p.stderr
+
+
+def test_fp32_precision_close_to_fp64():
+    d = os.path.join(GOLDEN, "bf16_small")
+    a, b = compute_json(d), compute_json(d, "--precision", "fp32")
+    assert abs(a["mir"] - b["mir"]) < 1e-4, (a["mir"], b["mir"])
+
+
+def test_threads_give_the_same_numbers():
+    d = os.path.join(GOLDEN, "f32_wide")
+    a, b = compute_json(d), compute_json(d, "--threads", "3")
+    assert a == b
+
+
+def test_human_output_and_reference_fast_note():
+    p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "reference-fast")
+    assert "MIR = " in p.stdout and "official" in p.stdout and "not Fréchet distances" in p.stdout
+    p = run("compute", os.path.join(GOLDEN, "f16_small"))
+    assert p.stdout.count("\n") >= 6 and "MIR = 0.576" in p.stdout, p.stdout
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_synth_is_deterministic_and_plot_renders(tmp):
+    a, b, c = (os.path.join(tmp, x) for x in "abc")
+    args = ["--num-layers", "3", "--dim", "32", "--samples", "3", "--vision-tokens", "12", "--text-tokens", "10-20"]
+    run("synth", a, *args, "--seed", "5")
+    run("synth", b, *args, "--seed", "5")
+    run("synth", c, *args, "--seed", "6")
+    names = sorted(os.listdir(a))
+    assert names == ["sample_0000.safetensors", "sample_0001.safetensors", "sample_0002.safetensors"]
+    assert [sha(os.path.join(a, n)) for n in names] == [sha(os.path.join(b, n)) for n in names]
+    assert sha(os.path.join(a, names[0])) != sha(os.path.join(c, names[0]))
+    svg = os.path.join(tmp, "fid.svg")
+    j = compute_json(a, "--plot", svg)
+    assert math.isfinite(j["mir"])
+    text = open(svg).read()
+    assert "MIR = " in text and "layer (hidden-state index)" in text and "log scale" in text
+    if shutil.which("rsvg-convert") and shutil.which("identify"):
+        png = os.path.join(tmp, "fid.png")
+        subprocess.run(["rsvg-convert", svg, "-o", png], check=True)
+        colours = int(subprocess.run(["identify", "-format", "%k", png], capture_output=True, text=True,
+                                     check=True).stdout)
+        assert colours > 10, f"plot looks blank: {colours} colours"
+    else:
+        raise AssertionError("rsvg-convert and identify are needed (librsvg2-bin, imagemagick)")
+
+
+def safetensors_bytes(tensors, header_override=None):
+    """tensors: list of (name, dtype, shape, bytes)."""
+    header, off, payload = {}, 0, b""
+    for name, dt, shape, data in tensors:
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        payload += data
+    h = header_override if header_override is not None else json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + payload
+
+
+def f32(values):
+    return struct.pack(f"<{len(values)}f", *values)
+
+
+def test_bad_inputs_name_file_and_rule(tmp):
+    def write(name, blob):
+        p = os.path.join(tmp, name)
+        open(p, "wb").write(blob)
+        return p
+
+    good_h = f32([float((i * 7) % 11) - 5 for i in range(2 * 6 * 4)])
+    mask = bytes([1, 1, 1, 0, 0, 0])
+    cases = {
+        "mask_len.safetensors": (safetensors_bytes([("hidden_states", "F32", [2, 6, 4], good_h),
+                                                    ("vision_mask", "U8", [5], mask[:5])]), "6 tokens"),
+        "no_vision.safetensors": (safetensors_bytes([("hidden_states", "F32", [2, 6, 4], good_h),
+                                                     ("vision_mask", "U8", [6], bytes(6))]), "no vision rows"),
+        "no_text.safetensors": (safetensors_bytes([("hidden_states", "F32", [2, 6, 4], good_h),
+                                                   ("vision_mask", "U8", [6], bytes([1] * 6))]), "no text rows"),
+        "layout.safetensors": (safetensors_bytes([("logits", "F32", [2, 4], f32([0.0] * 8))]), "expected either"),
+        "nan.safetensors": (safetensors_bytes([("hidden_states", "F32", [2, 6, 4],
+                                                good_h[:4 * 33] + f32([float("nan")]) + good_h[4 * 34:]),
+                                               ("vision_mask", "U8", [6], mask)]), "NaN"),
+        "truncated.safetensors": (safetensors_bytes([("hidden_states", "F32", [2, 6, 4], good_h),
+                                                     ("vision_mask", "U8", [6], mask)])[:-3], None),
+        "dup.safetensors": (safetensors_bytes([], header_override=b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                                                                   b'"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')
+                            + f32([1.0]), "duplicate"),
+        "bad.txt": (b"hello", "unsupported file type"),
+    }
+    for name, (blob, needle) in cases.items():
+        path = write(name, blob)
+        p = run("compute", path, "--quiet", ok=False)
+        assert p.returncode == 1, (name, p.returncode)
+        assert name in p.stderr, (name, p.stderr)
+        if needle:
+            assert needle in p.stderr, (name, needle, p.stderr)
+    # Files that disagree with each other.
+    a = write("k2.safetensors", safetensors_bytes([("hidden_states", "F32", [2, 6, 4], good_h),
+                                                   ("vision_mask", "U8", [6], mask)]))
+    b = write("k3.safetensors", safetensors_bytes([("hidden_states", "F32", [3, 6, 4], good_h + f32([1.0] * 24)),
+                                                   ("vision_mask", "U8", [6], mask)]))
+    p = run("compute", a, b, "--quiet", ok=False)
+    assert "k3.safetensors" in p.stderr and "hidden-state indices" in p.stderr, p.stderr
+    c = write("d8.safetensors", safetensors_bytes([("hidden_states", "F32", [2, 3, 8], good_h),
+                                                   ("vision_mask", "U8", [3], bytes([1, 0, 0]))]))
+    p = run("compute", a, c, "--quiet", ok=False)
+    assert "hidden size" in p.stderr, p.stderr
+    p = run("compute", os.path.join(tmp, "missing.safetensors"), ok=False)
+    assert "no such file" in p.stderr
+
+
+def main():
+    tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
+    failed = 0
+    for name, fn in tests:
+        if ONLY and ONLY not in name:
+            continue
+        tmp = tempfile.mkdtemp(prefix="mir-test-")
+        try:
+            fn(tmp) if fn.__code__.co_argcount else fn()
+            print(f"ok   {name}")
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{len(tests) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
