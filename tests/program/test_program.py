@@ -138,6 +138,19 @@ def test_synth_is_deterministic_and_plot_renders(tmp):
         raise AssertionError("rsvg-convert and identify are needed (librsvg2-bin, imagemagick)")
 
 
+def test_bundled_example_is_reproducible(tmp):
+    # examples/data is what scripts/run-example.sh documents: mir synth with these arguments.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(DATA)))
+    bundled = os.path.join(root, "examples", "data")
+    out = os.path.join(tmp, "example")
+    run("synth", out, "--num-layers", "6", "--dim", "128", "--samples", "8", "--vision-tokens", "48",
+        "--text-tokens", "40-80", "--seed", "2025")
+    names = sorted(os.listdir(bundled))
+    assert names == sorted(os.listdir(out)), names
+    for n in names:
+        assert sha(os.path.join(bundled, n)) == sha(os.path.join(out, n)), n
+
+
 def safetensors_bytes(tensors, header_override=None):
     """tensors: list of (name, dtype, shape, bytes)."""
     header, off, payload = {}, 0, b""
