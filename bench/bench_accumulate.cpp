@@ -1,19 +1,26 @@
 // bench_accumulate.cpp — streaming-moments throughput (tokens/s) at
 // d = 4096 against the bare BLAS rank-k update on the same number of rows.
 //
-//   BM_moments_<acc>_<rows>/block_rows   mir::moments<acc>::add on rows of
-//       <rows> (f16, bf16, f32, f64), conversion to <acc>, block centring,
-//       syrk and the Chan merge included; the accumulator is built once,
-//       outside the timing, and keeps absorbing rows.
-//   BM_ssyrk_f32/k, BM_dsyrk_f64/k       the baselines: cblas_[sd]syrk
-//       C += A Aᵀ (A d × k, the rows themselves, no conversion, no centring)
-//       called on successive blocks of k rows — the same row count per call
-//       as the block size of the moments it is compared with.
-//   BM_load_rows_<acc>_<rows>/256        the conversion alone (diagnostic).
+//   BM_moments_<acc>acc_<rows>/block_rows
+//       mir::moments<acc>::add on rows of <rows> (f16, bf16, f32, f64):
+//       conversion to <acc>, block centring, syrk and the Chan merge
+//       included; the accumulator is built once, outside the timing, and
+//       keeps absorbing rows. Paired with its baseline: every iteration
+//       also runs cblas_ssyrk (fp32 accumulation) or cblas_dsyrk (fp64) on
+//       the same number of fp32/fp64 rows, k = block_rows rows per call,
+//       back to back, alternating which goes first, so that load from other
+//       processes (the machine is shared) hits both alike. The reported time
+//       is mir's (manual time); counters:
+//         tokens_per_s       mir's rows per second
+//         blas_tokens_per_s  the baseline's rows per second
+//         ratio_vs_blas      Σ t_blas / Σ t_mir = mir throughput / baseline's
+//   BM_ssyrk_f32/k, BM_dsyrk_f64/k
+//       the baselines alone: C += A Aᵀ (A d × k, the rows themselves, no
+//       conversion, no centring) on successive blocks of k rows.
+//   BM_load_rows_f32acc_<rows>/256   the conversion alone (diagnostic).
 //
-// Every iteration feeds the same kRowsPerIter rows; counters:
-//   tokens_per_s  rows consumed per second
-//   GFLOPs        nominal syrk flops (rows · d · (d + 1)) per second
+// Every iteration feeds kRowsPerIter rows; GFLOPs counts the nominal syrk
+// flops, rows · d · (d + 1).
 #include <mir/config.hpp>
 #include <mir/element.hpp>
 #include <mir/stats/moments.hpp>
@@ -23,6 +30,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -73,13 +81,51 @@ const std::vector<T>& rows_as() {
     return rows;
 }
 
-void set_counters(benchmark::State& state) {
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+void set_counters(benchmark::State& state, mir::index_t block) {
     const double rows = static_cast<double>(kRowsPerIter);
     const double d = static_cast<double>(kDim);
     state.counters["tokens_per_s"] = benchmark::Counter(rows, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["GFLOPs"] =
         benchmark::Counter(rows * d * (d + 1.0) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["block_rows"] = static_cast<double>(block);
 }
+
+#if MIR_BENCH_HAVE_LAPACK
+// C += A Aᵀ over all kRowsPerIter rows, k rows per call; k row-major rows of
+// length d are a column-major d × k matrix with leading dimension d.
+template <class Acc>
+void blas_syrk_all(const std::vector<Acc>& rows, mir::index_t k, Acc* c) {
+    const int d = static_cast<int>(kDim);
+    for (mir::index_t first = 0; first < kRowsPerIter; first += k) {
+        const int kk = static_cast<int>(std::min(k, kRowsPerIter - first));
+        if constexpr (std::is_same_v<Acc, float>) {
+            cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, d, kk, 1.0f, rows.data() + first * kDim, d, 1.0f, c,
+                        d);
+        } else {
+            cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, kk, 1.0, rows.data() + first * kDim, d, 1.0, c, d);
+        }
+    }
+}
+
+template <class Acc>
+void BM_blas_syrk(benchmark::State& state) {
+    const auto k = static_cast<mir::index_t>(state.range(0));
+    const auto& rows = rows_as<Acc>();
+    Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic> c = decltype(c)::Zero(kDim, kDim);
+    for (auto _ : state) {
+        blas_syrk_all(rows, k, c.data());
+        benchmark::ClobberMemory();
+    }
+    benchmark::DoNotOptimize(c.data());
+    set_counters(state, k);
+}
+#endif
 
 template <class Acc, class T>
 void BM_moments(benchmark::State& state) {
@@ -87,13 +133,44 @@ void BM_moments(benchmark::State& state) {
     const auto& rows = rows_as<T>();
     const mir::row_view<T> view(rows.data(), kRowsPerIter, kDim);
     mir::moments<Acc> m(kDim, block);
+    double t_mir = 0.0;
+    double t_blas = 0.0;
+#if MIR_BENCH_HAVE_LAPACK
+    const auto& blas_rows = rows_as<Acc>();
+    Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic> c = decltype(c)::Zero(kDim, kDim);
+#endif
+    bool mir_first = true;
     for (auto _ : state) {
-        m.add(view);
-        benchmark::ClobberMemory();
+        double this_mir = 0.0;
+        for (int part = 0; part < 2; ++part) {
+            if ((part == 0) == mir_first) {
+                const auto t0 = clock_type::now();
+                m.add(view);
+                benchmark::ClobberMemory();
+                this_mir = seconds_since(t0);
+            } else {
+#if MIR_BENCH_HAVE_LAPACK
+                const auto t0 = clock_type::now();
+                blas_syrk_all(blas_rows, block, c.data());
+                benchmark::ClobberMemory();
+                t_blas += seconds_since(t0);
+#endif
+            }
+        }
+        mir_first = !mir_first;
+        t_mir += this_mir;
+        state.SetIterationTime(this_mir);
     }
     benchmark::DoNotOptimize(m.mean().data());
-    set_counters(state);
-    state.counters["block_rows"] = static_cast<double>(block);
+    set_counters(state, block);
+#if MIR_BENCH_HAVE_LAPACK
+    benchmark::DoNotOptimize(c.data());
+    const double rows_total = static_cast<double>(kRowsPerIter) * static_cast<double>(state.iterations());
+    state.counters["blas_tokens_per_s"] = rows_total / t_blas;
+    state.counters["ratio_vs_blas"] = t_blas / t_mir;
+#else
+    static_cast<void>(t_blas);
+#endif
 }
 
 template <class Acc, class T>
@@ -113,71 +190,46 @@ void BM_load_rows(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(kRowsPerIter), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-#if MIR_BENCH_HAVE_LAPACK
-void BM_ssyrk_f32(benchmark::State& state) {
-    const int k = static_cast<int>(state.range(0));
-    const int d = static_cast<int>(kDim);
-    const auto& rows = rows_as<float>();
-    Eigen::MatrixXf c = Eigen::MatrixXf::Zero(kDim, kDim);
-    for (auto _ : state) {
-        for (mir::index_t first = 0; first < kRowsPerIter; first += k) {
-            // k row-major rows of length d = a column-major d × k matrix.
-            cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, d, k, 1.0f, rows.data() + first * kDim, d, 1.0f,
-                        c.data(), d);
-        }
-        benchmark::ClobberMemory();
-    }
-    benchmark::DoNotOptimize(c.data());
-    set_counters(state);
-    state.counters["block_rows"] = static_cast<double>(k);
-}
-
-void BM_dsyrk_f64(benchmark::State& state) {
-    const int k = static_cast<int>(state.range(0));
-    const int d = static_cast<int>(kDim);
-    const auto& rows = rows_as<double>();
-    Eigen::MatrixXd c = Eigen::MatrixXd::Zero(kDim, kDim);
-    for (auto _ : state) {
-        for (mir::index_t first = 0; first < kRowsPerIter; first += k) {
-            cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, k, 1.0, rows.data() + first * kDim, d, 1.0,
-                        c.data(), d);
-        }
-        benchmark::ClobberMemory();
-    }
-    benchmark::DoNotOptimize(c.data());
-    set_counters(state);
-    state.counters["block_rows"] = static_cast<double>(k);
-}
-#endif
-
-// "min" next to Google Benchmark's mean/median/stddev/cv aggregates: the
-// least disturbed repetition on a shared machine (ratios.py uses times only).
+// "min"/"max" next to Google Benchmark's mean/median/stddev/cv aggregates:
+// the least and most disturbed repetition on a shared machine.
 double minimum(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+double maximum(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
+
+void common(benchmark::internal::Benchmark* b) {
+    b->Unit(benchmark::kMillisecond)->ComputeStatistics("min", minimum)->ComputeStatistics("max", maximum);
+}
+
+// Paired mir-vs-BLAS: a fixed number of iterations (each one pass over
+// kRowsPerIter rows by both) per repetition.
+void block_sizes_paired(benchmark::internal::Benchmark* b) {
+    for (const long k : {128L, 256L, 512L, 1024L}) b->Arg(k);
+    common(b);
+    b->ArgName("block_rows")->UseManualTime()->Iterations(3);
+}
 
 void block_sizes(benchmark::internal::Benchmark* b) {
     for (const long k : {128L, 256L, 512L, 1024L}) b->Arg(k);
-    b->ArgName("block_rows")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
-    b->ComputeStatistics("min", minimum);
+    common(b);
+    b->ArgName("block_rows")->UseRealTime()->Iterations(2);
 }
 
 void one_block(benchmark::internal::Benchmark* b) {
-    b->Arg(256)->ArgName("block_rows")->Unit(benchmark::kMillisecond)->UseRealTime();
-    b->ComputeStatistics("min", minimum);
+    b->Arg(256)->ArgName("block_rows");
+    common(b);
+    b->UseRealTime();
 }
 
 #if MIR_BENCH_HAVE_LAPACK
-BENCHMARK(BM_ssyrk_f32)->Apply(block_sizes);
+BENCHMARK(BM_blas_syrk<float>)->Name("BM_ssyrk_f32")->Apply(block_sizes);
+BENCHMARK(BM_blas_syrk<double>)->Name("BM_dsyrk_f64")->Apply(block_sizes);
 #endif
-BENCHMARK(BM_moments<float, mir::half>)->Name("BM_moments_f32acc_f16")->Apply(block_sizes);
-BENCHMARK(BM_moments<float, mir::bfloat16>)->Name("BM_moments_f32acc_bf16")->Apply(block_sizes);
-BENCHMARK(BM_moments<float, float>)->Name("BM_moments_f32acc_f32")->Apply(block_sizes);
-#if MIR_BENCH_HAVE_LAPACK
-BENCHMARK(BM_dsyrk_f64)->Apply(block_sizes);
-#endif
-BENCHMARK(BM_moments<double, mir::half>)->Name("BM_moments_f64acc_f16")->Apply(block_sizes);
-BENCHMARK(BM_moments<double, mir::bfloat16>)->Name("BM_moments_f64acc_bf16")->Apply(block_sizes);
-BENCHMARK(BM_moments<double, float>)->Name("BM_moments_f64acc_f32")->Apply(block_sizes);
-BENCHMARK(BM_moments<double, double>)->Name("BM_moments_f64acc_f64")->Apply(block_sizes);
+BENCHMARK(BM_moments<float, mir::half>)->Name("BM_moments_f32acc_f16")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<float, mir::bfloat16>)->Name("BM_moments_f32acc_bf16")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<float, float>)->Name("BM_moments_f32acc_f32")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<double, mir::half>)->Name("BM_moments_f64acc_f16")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<double, mir::bfloat16>)->Name("BM_moments_f64acc_bf16")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<double, float>)->Name("BM_moments_f64acc_f32")->Apply(block_sizes_paired);
+BENCHMARK(BM_moments<double, double>)->Name("BM_moments_f64acc_f64")->Apply(block_sizes_paired);
 BENCHMARK(BM_load_rows<float, mir::half>)->Name("BM_load_rows_f32acc_f16")->Apply(one_block);
 BENCHMARK(BM_load_rows<float, mir::bfloat16>)->Name("BM_load_rows_f32acc_bf16")->Apply(one_block);
 BENCHMARK(BM_load_rows<float, float>)->Name("BM_load_rows_f32acc_f32")->Apply(one_block);
@@ -191,6 +243,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("mir_bench_have_lapack", std::to_string(MIR_BENCH_HAVE_LAPACK));
     benchmark::AddCustomContext("dim", std::to_string(kDim));
     benchmark::AddCustomContext("rows_per_iteration", std::to_string(kRowsPerIter));
+    benchmark::AddCustomContext("default_block_rows", std::to_string(mir::moments<float>::default_block_rows));
     benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
     std::fprintf(stderr, "mir_bench_accumulate: MIR_USE_LAPACK=%d, d=%ld, rows/iteration=%ld\n", MIR_USE_LAPACK,
                  static_cast<long>(kDim), static_cast<long>(kRowsPerIter));

@@ -230,7 +230,8 @@ def main():
             traceback.print_exc()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(tests) - failed} passed, {failed} failed")
+    ran = sum(1 for n, _ in tests if not ONLY or ONLY in n)
+    print(f"{ran - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -123,11 +123,13 @@ private:
     }
 
     void open_archive(std::span<const std::byte> bytes) {
-        static const char empty = 0;
+        // libzip takes an empty buffer for an empty archive; numpy.load
+        // refuses an empty file, and so do we.
+        if (bytes.empty()) fail("the file is empty (0 bytes), not a zip archive");
         zip_error_t err;
         zip_error_init(&err);
         zip_source_t* src =
-            zip_source_buffer_create(bytes.empty() ? static_cast<const void*>(&empty) : bytes.data(), bytes.size(), 0, &err);
+            zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
         if (src == nullptr) {
             std::string msg = zip_error_strerror(&err);
             zip_error_fini(&err);
