@@ -237,9 +237,8 @@ decltype(auto) visit_rows_as(const tensor_view& t, std::int64_t first_row, std::
         throw file_error(who() + ": no data (the file was closed)");
     }
     if (first_row < 0 || rows < 0 || first_row > outer || rows > outer - first_row) {
-        throw shape_error(who() + ": rows [" + std::to_string(first_row) + ", " +
-                          std::to_string(first_row + rows) + ") are outside its " + std::to_string(outer) +
-                          " rows");
+        throw shape_error(who() + ": " + std::to_string(rows) + " rows from row " + std::to_string(first_row) +
+                          " are outside its " + std::to_string(outer) + " rows");
     }
     const std::byte* begin = t.data == nullptr ? nullptr : t.data + first_row * cols * sizeof(T);
     const auto addr = reinterpret_cast<std::uintptr_t>(begin);
