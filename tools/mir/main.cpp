@@ -4,13 +4,36 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <unistd.h>
 
 #include "compute.hpp"
 #include "synth.hpp"
 
 namespace {
+
+// OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons whose CPUID
+// model name is generic and falls back to its SSE3 "Prescott" kernels, 3-4x
+// slower here. It picks kernels when the library loads, before main, so the
+// only remedy is to restart with OPENBLAS_CORETYPE set. We do that once, only
+// when the fallback was chosen on a CPU with AVX2 or AVX-512, and never when
+// the user set OPENBLAS_CORETYPE.
+void use_fast_blas_kernels(char** argv) {
+#if MIR_USE_LAPACK && defined(__x86_64__)
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+    if (std::strcmp(mir::detail::blas_kernel_name(), "Prescott") != 0) return;
+    __builtin_cpu_init();
+    const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
+    if (core == nullptr) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: go on with the slow kernels
+#else
+    (void)argv;
+#endif
+}
 
 int run_inspect(const std::vector<std::string>& inputs) {
     std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
@@ -49,6 +72,7 @@ int run_inspect(const std::vector<std::string>& inputs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    use_fast_blas_kernels(argv);
     CLI::App app{"mir — Modality Integration Rate of vision-language models from hidden-state dumps"};
     app.require_subcommand(1);
 

@@ -20,6 +20,19 @@
 
 namespace mir::detail {
 
+/// The BLAS kernel family in use: OpenBLAS's core name ("SkylakeX",
+/// "Haswell", "Prescott" = its generic fallback for CPUs it does not know),
+/// or "eigen" for the pure-Eigen build.
+inline const char* blas_kernel_name() noexcept {
+#if MIR_USE_LAPACK && defined(OPENBLAS_VERSION)
+    return openblas_get_corename();
+#elif MIR_USE_LAPACK
+    return "cblas";
+#else
+    return "eigen";
+#endif
+}
+
 template <class Acc>
 using matrix = Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>;
 template <class Acc>
