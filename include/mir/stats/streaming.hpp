@@ -244,29 +244,23 @@ private:
             return;
         }
         const index_t s = allocate(row, norm);
-        if (to_hi) {
-            slots_[static_cast<std::size_t>(s)].hi = true;
-            hi_.emplace_back(norm, s);
-            std::push_heap(hi_.begin(), hi_.end(), min_first);
-            if (static_cast<index_t>(hi_.size()) > capacity_) {
-                std::pop_heap(hi_.begin(), hi_.end(), min_first);
-                const index_t e = hi_.back().second;
-                hi_.pop_back();
-                slots_[static_cast<std::size_t>(e)].hi = false;
-                release(e);
-            }
-        }
-        if (to_lo) {
-            slots_[static_cast<std::size_t>(s)].lo = true;
-            lo_.emplace_back(norm, s);
-            std::push_heap(lo_.begin(), lo_.end(), max_first);
-            if (static_cast<index_t>(lo_.size()) > capacity_) {
-                std::pop_heap(lo_.begin(), lo_.end(), max_first);
-                const index_t e = lo_.back().second;
-                lo_.pop_back();
-                slots_[static_cast<std::size_t>(e)].lo = false;
-                release(e);
-            }
+        if (to_hi) enter_tail(hi_, &slot::hi, s, norm, min_first);
+        if (to_lo) enter_tail(lo_, &slot::lo, s, norm, max_first);
+    }
+
+    // Pushes slot s into one tail; the row the tail then evicts leaves it,
+    // and settles if it is in neither tail.
+    template <class Cmp>
+    void enter_tail(std::vector<heap_entry>& tail, bool slot::*member, index_t s, double norm, Cmp cmp) {
+        slots_[static_cast<std::size_t>(s)].*member = true;
+        tail.emplace_back(norm, s);
+        std::push_heap(tail.begin(), tail.end(), cmp);
+        if (static_cast<index_t>(tail.size()) > capacity_) {
+            std::pop_heap(tail.begin(), tail.end(), cmp);
+            const index_t e = tail.back().second;
+            tail.pop_back();
+            slots_[static_cast<std::size_t>(e)].*member = false;
+            release(e);
         }
     }
 
