@@ -10,7 +10,8 @@
 #   eigen  g++, Release, MIR_USE_LAPACK=OFF (pure Eigen), ctest       12 min
 #   asan   clang-14, ASan+UBSan, -O1 -g, no benchmarks,
 #          ctest -LE 'consumption|slow|fuzz'                          15 min
-#   fuzz   fuzz smoke runs (ctest -L fuzz in the asan build), if any   3 min
+#   fuzz   fuzz smoke runs (ctest -L fuzz in the asan build): 3 io
+#          targets x 60 s, run -j in parallel                         5 min
 #
 # Tests labelled `gpu` run only when nvidia-smi sees a GPU.
 #
@@ -21,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_STAGES=(deps gcc eigen asan fuzz)
-declare -A BUDGET=([deps]=600 [gcc]=900 [eigen]=720 [asan]=900 [fuzz]=180)
+declare -A BUDGET=([deps]=600 [gcc]=900 [eigen]=720 [asan]=900 [fuzz]=300)
 declare -A DESCR=(
   [deps]="install Debian packages"
   [gcc]="g++ RelWithDebInfo, LAPACK on"
