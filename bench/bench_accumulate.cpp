@@ -17,6 +17,12 @@
 //   BM_ssyrk_f32/k, BM_dsyrk_f64/k
 //       the baselines alone: C += A Aᵀ (A d × k, the rows themselves, no
 //       conversion, no centring) on successive blocks of k rows.
+//       The fp64 modes are paired at the default block size only.
+//   BM_block_sweep_<acc>acc_<rows>
+//       which block size is fastest: one accumulator per block size
+//       (128, 256, 512, 1024), fed the same rows back to back in rotating
+//       order; counters rel_<k> = t(default) / t(k) (> 1: k is faster than
+//       the default) and tokens_per_s_<k>.
 //   BM_load_rows_f32acc_<rows>/256   the conversion alone (diagnostic).
 //
 // Every iteration feeds kRowsPerIter rows; GFLOPs counts the nominal syrk
@@ -30,6 +36,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -173,6 +180,47 @@ void BM_moments(benchmark::State& state) {
 #endif
 }
 
+// Block-size sweep, paired: one accumulator per block size, all fed the
+// same rows in every iteration, back to back in rotating order. Counters
+// rel_<k> = t(default block size) / t(k): throughput at block size k
+// relative to the default (> 1: k is faster). Reported time: the default's.
+template <class Acc, class T>
+void BM_block_sweep(benchmark::State& state) {
+    constexpr std::array<mir::index_t, 4> ks{128, 256, 512, 1024};
+    constexpr mir::index_t kdef = mir::moments<Acc>::default_block_rows;
+    const auto& rows = rows_as<T>();
+    const mir::row_view<T> view(rows.data(), kRowsPerIter, kDim);
+    std::vector<mir::moments<Acc>> ms;
+    for (const auto k : ks) ms.emplace_back(kDim, k);
+    std::array<double, ks.size()> t{};
+    std::size_t start = 0;
+    for (auto _ : state) {
+        double t_default = 0.0;
+        for (std::size_t j = 0; j < ks.size(); ++j) {
+            const std::size_t i = (start + j) % ks.size();
+            const auto t0 = clock_type::now();
+            ms[i].add(view);
+            benchmark::ClobberMemory();
+            const double dt = seconds_since(t0);
+            t[i] += dt;
+            if (ks[i] == kdef) t_default = dt;
+        }
+        start = (start + 1) % ks.size();
+        state.SetIterationTime(t_default);
+    }
+    double t_def_total = 0.0;
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+        if (ks[i] == kdef) t_def_total = t[i];
+        benchmark::DoNotOptimize(ms[i].mean().data());
+    }
+    const double rows_total = static_cast<double>(kRowsPerIter) * static_cast<double>(state.iterations());
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+        state.counters["rel_" + std::to_string(ks[i])] = t_def_total / t[i];
+        state.counters["tokens_per_s_" + std::to_string(ks[i])] = rows_total / t[i];
+    }
+    state.counters["default_block_rows"] = static_cast<double>(kdef);
+}
+
 template <class Acc, class T>
 void BM_load_rows(benchmark::State& state) {
     const auto block = static_cast<mir::index_t>(state.range(0));
@@ -207,6 +255,17 @@ void block_sizes_paired(benchmark::internal::Benchmark* b) {
     b->ArgName("block_rows")->UseManualTime()->Iterations(3);
 }
 
+void default_block_paired(benchmark::internal::Benchmark* b) {
+    b->Arg(mir::moments<double>::default_block_rows);
+    common(b);
+    b->ArgName("block_rows")->UseManualTime()->Iterations(3);
+}
+
+void sweep(benchmark::internal::Benchmark* b) {
+    common(b);
+    b->UseManualTime()->Iterations(3);
+}
+
 void block_sizes(benchmark::internal::Benchmark* b) {
     for (const long k : {128L, 256L, 512L, 1024L}) b->Arg(k);
     common(b);
@@ -226,10 +285,16 @@ BENCHMARK(BM_blas_syrk<double>)->Name("BM_dsyrk_f64")->Apply(block_sizes);
 BENCHMARK(BM_moments<float, mir::half>)->Name("BM_moments_f32acc_f16")->Apply(block_sizes_paired);
 BENCHMARK(BM_moments<float, mir::bfloat16>)->Name("BM_moments_f32acc_bf16")->Apply(block_sizes_paired);
 BENCHMARK(BM_moments<float, float>)->Name("BM_moments_f32acc_f32")->Apply(block_sizes_paired);
-BENCHMARK(BM_moments<double, mir::half>)->Name("BM_moments_f64acc_f16")->Apply(block_sizes_paired);
-BENCHMARK(BM_moments<double, mir::bfloat16>)->Name("BM_moments_f64acc_bf16")->Apply(block_sizes_paired);
-BENCHMARK(BM_moments<double, float>)->Name("BM_moments_f64acc_f32")->Apply(block_sizes_paired);
-BENCHMARK(BM_moments<double, double>)->Name("BM_moments_f64acc_f64")->Apply(block_sizes_paired);
+// fp64 accumulation: against dsyrk at the default block size only (the
+// target concerns fp32); the block-size question is the sweep's.
+BENCHMARK(BM_moments<double, mir::half>)->Name("BM_moments_f64acc_f16")->Apply(default_block_paired);
+BENCHMARK(BM_moments<double, mir::bfloat16>)->Name("BM_moments_f64acc_bf16")->Apply(default_block_paired);
+BENCHMARK(BM_moments<double, float>)->Name("BM_moments_f64acc_f32")->Apply(default_block_paired);
+BENCHMARK(BM_moments<double, double>)->Name("BM_moments_f64acc_f64")->Apply(default_block_paired);
+BENCHMARK(BM_block_sweep<float, mir::half>)->Name("BM_block_sweep_f32acc_f16")->Apply(sweep);
+BENCHMARK(BM_block_sweep<float, mir::bfloat16>)->Name("BM_block_sweep_f32acc_bf16")->Apply(sweep);
+BENCHMARK(BM_block_sweep<float, float>)->Name("BM_block_sweep_f32acc_f32")->Apply(sweep);
+BENCHMARK(BM_block_sweep<double, double>)->Name("BM_block_sweep_f64acc_f64")->Apply(sweep);
 BENCHMARK(BM_load_rows<float, mir::half>)->Name("BM_load_rows_f32acc_f16")->Apply(one_block);
 BENCHMARK(BM_load_rows<float, mir::bfloat16>)->Name("BM_load_rows_f32acc_bf16")->Apply(one_block);
 BENCHMARK(BM_load_rows<float, float>)->Name("BM_load_rows_f32acc_f32")->Apply(one_block);

@@ -87,7 +87,7 @@ def trace_sqrt_tables(lapack, eigen):
     print(f"times are medians. Target: mir (LAPACK) / bound <= {MIR_TARGET}.")
     print()
     print("| d | bound | mir (LAPACK) | mir / bound | bound (in Eigen exe) | mir (pure Eigen) "
-          "| Eigen / bound | extra passes | target met |")
+          "| Eigen / bound | mir's extra memory passes | target met |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
     sizes = sorted({a for (b, a) in list(lapack[1]) + list(eigen[1]) if b == "BM_trace_sqrt"})
     for d in sizes:
@@ -96,7 +96,8 @@ def trace_sqrt_tables(lapack, eigen):
         eb = get(er, "BM_trace_sqrt", d, "bound_ms")
         r = get(lr, "BM_trace_sqrt", d, "ratio_vs_bound")
         erat = get(er, "BM_trace_sqrt", d, "ratio_vs_bound")
-        extra = get(lr, "BM_trace_sqrt_mir_extra_passes", d)
+        pm, pb = get(lr, "BM_trace_sqrt_passes_mir", d), get(lr, "BM_trace_sqrt_passes_bound", d)
+        extra = None if pm is None or pb is None else pm - pb
         met = "—" if r is None else ("yes" if r <= MIR_TARGET else "**no**")
         print(f"| {d} | {fmt_s(None if lb is None else lb / 1e3)} | {fmt_s(get(lr, 'BM_trace_sqrt', d))} "
               f"| {fmt_r(r)}{spread(lr, 'BM_trace_sqrt', d, 'ratio_vs_bound')} "
@@ -180,6 +181,27 @@ def accumulate_tables(acc):
                     line += " — target >= 0.85 at the default " + ("met" if rd >= ACC_TARGET else "NOT met")
             print(line)
         print()
+    sweeps = sorted(b for (b, _) in rows if b.startswith("BM_block_sweep"))
+    if sweeps:
+        ks = (128, 256, 512, 1024)
+        print(f"### Block size (rows per rank-k update), d = {int(d)}")
+        print()
+        print("One accumulator per block size, fed the same rows back to back in rotating order;")
+        print(f"throughput relative to the default block_rows = {default_k} (> 1: faster), median over the")
+        print("repetitions [min–max].")
+        print()
+        print("| mode | " + " | ".join(f"{k}{' (default)' if str(k) == default_k else ''}" for k in ks)
+              + " | fastest | default tokens/s |")
+        print("|:---|" + "---:|" * len(ks) + ":---|---:|")
+        for b in sweeps:
+            acc_t, rows_t = b.split("_")[-2], b.split("_")[-1]
+            rel = {k: get(rows, b, None, f"rel_{k}") for k in ks}
+            cells = [f"{fmt_r(rel[k])}{spread(rows, b, None, f'rel_{k}')}" for k in ks]
+            best_k = max((v, k) for k, v in rel.items() if v is not None)[1]
+            print(f"| {acc_t[:3]} accumulation, {rows_t} rows | " + " | ".join(cells)
+                  + f" | {best_k} | {fmt_t(get(rows, b, None, 'tokens_per_s_' + default_k))} |")
+        print()
+
     loads = sorted((b, k) for (b, k) in rows if b.startswith("BM_load_rows"))
     if loads:
         print("Conversion alone (detail::load_rows into fp32, 256-row blocks), median tokens/s: " + ", ".join(

@@ -3,7 +3,7 @@
 # flags: no -march=native) in build/bench and runs them, writing JSON and
 # printing the ratio tables of docs/performance.md.
 #
-#   bench/run_benchmarks.sh                 # everything (about 15-25 min on 2 cores)
+#   bench/run_benchmarks.sh                 # everything (about 20 min on 2 busy cores)
 #   MIR_BENCH_REPETITIONS=5 bench/run_benchmarks.sh
 #   MIR_BENCH_ONLY=accumulate bench/run_benchmarks.sh   # trace_sqrt | eigen | accumulate
 #
@@ -68,8 +68,9 @@ echo "== OpenBLAS core: $(openblas_core || echo '?') (OPENBLAS_CORETYPE=${OPENBL
      "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-unset})"
 echo "== compiler: $(${CXX:-c++} --version | head -n 1)"
 if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
-  echo "== source: $(git -C "$root" rev-parse --short HEAD)" \
-       "$(git -C "$root" status --porcelain -- include | grep -q . && echo '(include/ has uncommitted changes)')"
+  dirty=$(git -C "$root" status --porcelain --untracked-files=no -- include bench CMakeLists.txt cmake | wc -l)
+  echo "== source: commit $(git -C "$root" rev-parse --short HEAD)" \
+       "$([[ $dirty -gt 0 ]] && echo "plus uncommitted changes to $dirty tracked file(s) under include/ bench/ cmake/")"
 fi
 echo "== repetitions: $reps; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
