@@ -13,6 +13,8 @@
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
 //   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
 //   exact, bounded memory, replayed  mir/metric/multipass.hpp (+ mir/stats/median.hpp)
+//   §5 MoCa calibration layer        mir/moca/layer.hpp, calibration.hpp, init.hpp, moment_init.hpp
+//                                   (checkpoints: mir/moca/checkpoint.hpp, needs mir::io)
 #pragma once
 
 #include "mir/config.hpp"
@@ -25,6 +27,10 @@
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
 #include "mir/metric/multipass.hpp"
+#include "mir/moca/calibration.hpp"
+#include "mir/moca/init.hpp"
+#include "mir/moca/layer.hpp"
+#include "mir/moca/moment_init.hpp"
 #include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/moments.hpp"

@@ -214,6 +214,92 @@ def test_bad_inputs_name_file_and_rule(tmp):
     assert "no such file" in p.stderr
 
 
+def read_safetensors(path):
+    """{name: (dtype, shape, [float values])} and the metadata of a safetensors file."""
+    blob = open(path, "rb").read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    data = blob[8 + n:]
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, t in header.items():
+        raw = data[t["data_offsets"][0]:t["data_offsets"][1]]
+        if t["dtype"] == "F32":
+            vals = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+        elif t["dtype"] == "F16":
+            vals = list(struct.unpack(f"<{len(raw) // 2}e", raw))
+        elif t["dtype"] == "BF16":
+            vals = [struct.unpack("<f", struct.pack("<I", b << 16))[0] for b in struct.unpack(f"<{len(raw) // 2}H", raw)]
+        else:
+            vals = list(raw)
+        out[name] = (t["dtype"], t["shape"], vals)
+    return out, meta
+
+
+def bf16_round(x):
+    bits = struct.unpack("<I", struct.pack("<f", x))[0]
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return struct.unpack("<f", struct.pack("<I", bits << 16))[0]
+
+
+def test_moca_init_checkpoint_and_fid(tmp):
+    dumps = os.path.join(tmp, "dumps")
+    k, d = 4, 16
+    run("synth", dumps, "--num-layers", str(k), "--dim", str(d), "--samples", "3", "--vision-tokens", "24",
+        "--text-tokens", "20-30", "--seed", "3")
+    out = os.path.join(tmp, "moca.safetensors")
+    j = json.loads(run("moca-init", dumps, "--out", out, "--outliers", "none", "--json", "-").stdout)
+    assert j["num_layers"] == k and j["hidden_size"] == d and j["dtype"] == "F32" and j["outliers"] == "none"
+    assert "not a prediction" in j["note"]
+    assert [l["layer"] for l in j["layers"]] == list(range(k)) and [l["index"] for l in j["layers"]] == list(range(1, k + 1))
+    ref = compute_json(dumps, "--outliers", "none")  # FID before = mir compute's per-layer FID
+    for l, c in zip(j["layers"], ref["layers"]):
+        assert c["layer"] == l["index"] and close(l["fid_before"], c["fid"], 1e-9), (l, c)
+        assert 0 <= l["fid_after"] < l["fid_before"], l
+    assert j["fid_sum_after"] < j["fid_sum_before"]
+
+    tensors, meta = read_safetensors(out)
+    names = sorted(f"model.layers.{i}.modality_layernorm.{p}" for i in range(k) for p in ("scale", "shift"))
+    assert sorted(tensors) == names, sorted(tensors)
+    assert all(t[0] == "F32" and t[1] == [d] for t in tensors.values())
+    assert meta.get("format") == "pt", meta
+
+    # Layer 0 from hidden-state index 1, recomputed here: u = σt/σv, v = μt − u·μv (Bessel).
+    vis, txt = [], []
+    for name in sorted(os.listdir(dumps)):
+        st, _ = read_safetensors(os.path.join(dumps, name))
+        _, (_, tokens, dd), h = st["hidden_states"]
+        mask = st["vision_mask"][2]
+        for t in range(tokens):
+            row = h[(1 * tokens + t) * dd:(1 * tokens + t + 1) * dd]
+            (vis if mask[t] else txt).append(row)
+
+    def mean_std(rows, c):
+        m = sum(r[c] for r in rows) / len(rows)
+        return m, math.sqrt(sum((r[c] - m) ** 2 for r in rows) / (len(rows) - 1))
+
+    u = tensors["model.layers.0.modality_layernorm.scale"][2]
+    v = tensors["model.layers.0.modality_layernorm.shift"][2]
+    for c in range(d):
+        mv, sv = mean_std(vis, c)
+        mt, st_ = mean_std(txt, c)
+        assert close(u[c], st_ / sv, 1e-5), (c, u[c], st_ / sv)
+        assert abs(v[c] - (mt - u[c] * mv)) <= 1e-5 * (abs(mt) + abs(u[c] * mv)), (c, v[c])
+
+    # BF16: the F32 values rounded to nearest even; the human output says what "after" means.
+    out16 = os.path.join(tmp, "moca_bf16.safetensors")
+    p = run("moca-init", dumps, "--out", out16, "--outliers", "none", "--dtype", "bf16")
+    assert "fid_before" in p.stdout and "not a prediction" in p.stdout and "approximate" in p.stdout, p.stdout
+    t16, _ = read_safetensors(out16)
+    for name in names:
+        assert t16[name][0] == "BF16"
+        assert t16[name][2] == [bf16_round(x) for x in tensors[name][2]], name
+    # The default policy runs too, and a missing --out is an error.
+    j = json.loads(run("moca-init", dumps, "--out", out, "--json", "-").stdout)
+    assert j["outliers"] == "replace-median" and j["fid_sum_after"] < j["fid_sum_before"]
+    run("moca-init", dumps, ok=False)
+
+
 def main():
     tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
     failed = 0

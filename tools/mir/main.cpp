@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "compute.hpp"
+#include "moca_init.hpp"
 #include "synth.hpp"
 
 namespace {
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
     auto* inspect = app.add_subcommand("inspect", "tensors, dtypes, shapes and the detected dump layout");
     inspect->add_option("paths", inspect_inputs, "files or directories")->required();
 
+    mir::tool::moca_init_options mo;
+    auto* moca_init = mir::tool::add_moca_init_command(app, mo);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -133,6 +137,7 @@ int main(int argc, char** argv) {
             return mir::tool::run_synth(so);
         }
         if (*inspect) return run_inspect(inspect_inputs);
+        if (*moca_init) return mir::tool::run_moca_init(mo);
     } catch (const mir::error& e) {
         std::fprintf(stderr, "mir: error: %s\n", e.what());
         return 1;

@@ -1,0 +1,179 @@
+#include "moca_init.hpp"
+
+#include <mir/io/dump.hpp>
+#include <mir/mir.hpp>
+#include <mir/moca/checkpoint.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "compute.hpp"
+
+namespace mir::tool {
+
+namespace {
+
+constexpr const char* effect_note =
+    "FID after is the immediate per-layer effect of applying (u, v) to these same hidden states, computed in "
+    "closed form from their statistics (outlier set held fixed). It is not a prediction of the FID or MIR of a "
+    "model retrained with MoCa: there every later layer sees calibrated inputs.";
+
+struct layer_row {
+    int layer = 0;  // decoder layer i
+    moca::moment_match_result match;
+    double fid_after_stored = 0.0;  // with (u, v) rounded to the checkpoint dtype
+    index_t vision_outliers = 0, text_outliers = 0;
+};
+
+// (u, v) as the checkpoint stores them.
+moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
+    moca::layer r = p;
+    for (Eigen::VectorXd* x : {&r.scale, &r.shift}) {
+        for (index_t j = 0; j < x->size(); ++j) {
+            const auto f = static_cast<float>((*x)[j]);
+            (*x)[j] = dt == io::file_dtype::bf16  ? static_cast<double>(static_cast<float>(bfloat16(f)))
+                      : dt == io::file_dtype::f16 ? static_cast<double>(static_cast<float>(half(f)))
+                                                  : static_cast<double>(f);
+        }
+    }
+    return r;
+}
+
+layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt) {
+    const int index = moca::calibration::hidden_state_index(layer);
+    const auto replay = [&](auto&& sink) {
+        for (const auto& f : d.files) {
+            io::dump_file file = io::dump_file::open(f);
+            try {
+                file.visit_layer(index, sink);
+            } catch (const non_finite_error& e) {
+                throw non_finite_error(f.string() + ": " + e.what() + " (rows counted across the files so far)");
+            }
+        }
+    };
+    const moca::layer_statistics s = moca::compute_layer_statistics_multipass<double>(replay, d.hidden_size, policy, index);
+    layer_row r;
+    r.layer = layer;
+    r.match = moca::moment_match(s);
+    r.vision_outliers = s.vision.outliers;
+    r.text_outliers = s.text.outliers;
+    const moca::layer stored = rounded(r.match.params, dt);
+    r.fid_after_stored = frechet_distance_terms(moca::apply_affine(s.vision.gaussian, stored), s.text.gaussian)
+                             .scaled(s.alpha * s.alpha)
+                             .value();
+    return r;
+}
+
+double change_percent(double before, double after) { return before != 0.0 ? 100.0 * (after - before) / before : 0.0; }
+
+}  // namespace
+
+int run_moca_init(const moca_init_options& o) {
+    const outlier_policy policy = parse_outlier_policy(o.policy);
+    const io::file_dtype dt = o.dtype == "bf16" ? io::file_dtype::bf16 : o.dtype == "f16" ? io::file_dtype::f16 : io::file_dtype::f32;
+    std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
+    const dump_summary d = survey(io::expand_inputs(inputs));
+    const int k = d.num_indices - 1;  // decoder layers
+    if (k < 1) {
+        throw file_error(d.files.front().string() + ": " + std::to_string(d.num_indices) +
+                         " hidden-state index; MoCa needs the outputs of the decoder layers (indices 1..K)");
+    }
+
+    std::vector<layer_row> rows(static_cast<std::size_t>(k));
+    std::atomic<int> next{0};
+    std::mutex mu;
+    std::exception_ptr failure;
+    const auto worker = [&] {
+        for (int i = next++; i < k; i = next++) {
+            try {
+                rows[static_cast<std::size_t>(i)] = compute_row(d, i, policy, dt);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!failure) failure = std::current_exception();
+                next = k;
+                return;
+            }
+        }
+    };
+    const int threads = std::max(1, std::min(o.threads, k));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+
+    moca::calibration c;
+    for (const auto& r : rows) c.layers.push_back(r.match.params);
+    const std::string source = std::to_string(d.files.size()) + " dump file(s), outliers " + o.policy;
+    moca::save_checkpoint(o.out, c, dt, {{"format", "pt"}, {"mir_moca_init", "moment matching from " + source}});
+
+    double sum_before = 0.0, sum_after = 0.0;
+    for (const auto& r : rows) {
+        sum_before += r.match.fid_before();
+        sum_after += r.fid_after_stored;
+    }
+    const bool json_stdout = o.json == "-";
+    if (!json_stdout) {
+        std::printf("moca-init: moment matching from %zu file(s), hidden size %td, K = %d decoder layers; %s outliers\n",
+                    d.files.size(), d.hidden_size, k, o.policy.c_str());
+        std::printf("decoder layer i is set from hidden-state index i+1; index %d (the last layer's) is after the model's\n"
+                    "final norm, so layer %d's values are approximate.\n",
+                    k, k - 1);
+        std::printf("%5s %5s %13s %13s %9s %9s %8s %8s\n", "layer", "index", "fid_before", "fid_after", "change", "small_sd",
+                    "vis_out", "txt_out");
+        for (const auto& r : rows) {
+            std::printf("%5d %5d %13.6g %13.6g %8.2f%% %9td %8td %8td\n", r.layer, r.layer + 1, r.match.fid_before(),
+                        r.fid_after_stored, change_percent(r.match.fid_before(), r.fid_after_stored), r.match.degenerate_dims,
+                        r.vision_outliers, r.text_outliers);
+        }
+        std::printf("sum of per-layer FID: before %.6g, after %.6g (%.2f%%)\n", sum_before, sum_after,
+                    change_percent(sum_before, sum_after));
+        std::printf("note: %s\n", effect_note);
+        std::printf("wrote %s: %d x 2 tensors model.layers.{i}.modality_layernorm.scale|shift [%td], %s\n", o.out.c_str(),
+                    k, d.hidden_size, std::string(io::to_string(dt)).c_str());
+    }
+    if (!o.json.empty()) {
+        nlohmann::ordered_json j;
+        j["out"] = o.out;
+        j["dtype"] = std::string(io::to_string(dt));
+        j["outliers"] = o.policy;
+        j["files"] = d.files.size();
+        j["hidden_size"] = d.hidden_size;
+        j["num_layers"] = k;
+        j["fid_sum_before"] = sum_before;
+        j["fid_sum_after"] = sum_after;
+        j["note"] = effect_note;
+        nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+        for (const auto& r : rows) {
+            nlohmann::ordered_json e;
+            e["layer"] = r.layer;
+            e["index"] = r.layer + 1;
+            e["fid_before"] = r.match.fid_before();
+            e["fid_after"] = r.fid_after_stored;
+            e["fid_after_unrounded"] = r.match.fid_after();
+            e["small_sd_dims"] = r.match.degenerate_dims;
+            e["vision_outliers"] = r.vision_outliers;
+            e["text_outliers"] = r.text_outliers;
+            layers.push_back(std::move(e));
+        }
+        j["layers"] = std::move(layers);
+        const std::string doc = j.dump(2) + "\n";
+        if (json_stdout) {
+            std::fwrite(doc.data(), 1, doc.size(), stdout);
+        } else {
+            std::ofstream out(o.json, std::ios::binary);
+            if (!(out << doc)) throw file_error(o.json + ": cannot write the JSON output");
+        }
+    }
+    return 0;
+}
+
+}  // namespace mir::tool
