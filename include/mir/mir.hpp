@@ -8,6 +8,9 @@
 //   §2.2 3σ rule, outlier policies   mir/stats/norms.hpp, mir/stats/outliers.hpp
 //   §2.3 moments, covariance         mir/stats/moments.hpp
 //   §2.3 Tr (Σ₁Σ₂)^{1/2}, cut-off    mir/linalg/trace_sqrt.hpp, mir/linalg/eigenvalues.hpp
+//   §3 official loop (benchmark)    mir/linalg/official_loop.hpp
+//   §4 matrix square roots          mir/linalg/sqrt_methods.hpp (newton_schulz, denman_beavers,
+//                                   pade, taylor, sqrtm)
 //   §2.3 Fréchet distance            mir/metric/frechet.hpp
 //   §2   one layer's pipeline        mir/metric/layer.hpp (+ mir/stats/modality.hpp)
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
@@ -21,6 +24,14 @@
 #include "mir/element.hpp"
 #include "mir/error.hpp"
 #include "mir/linalg/eigenvalues.hpp"
+#include "mir/linalg/denman_beavers.hpp"
+#include "mir/linalg/newton_schulz.hpp"
+#include "mir/linalg/official_loop.hpp"
+#include "mir/linalg/pade.hpp"
+#include "mir/linalg/sqrt_methods.hpp"
+#include "mir/linalg/sqrt_result.hpp"
+#include "mir/linalg/sqrtm.hpp"
+#include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
 #include "mir/metric/accumulator.hpp"
 #include "mir/metric/frechet.hpp"

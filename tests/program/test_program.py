@@ -70,6 +70,60 @@ def test_golden_all_policies_and_sqrt():
                         assert l["vision_rows"] == exp["generator"]["samples"] * exp["generator"]["vis"]
 
 
+def test_golden_newton_schulz_matches_exact():
+    expected = json.load(open(os.path.join(GOLDEN, "expected.json")))
+    for case, exp in expected.items():
+        if "same_as" in exp:
+            continue
+        for policy in ("replace-median", "drop", "none"):
+            e = compute_json(os.path.join(GOLDEN, case), "--outliers", policy)
+            n = compute_json(os.path.join(GOLDEN, case), "--outliers", policy, "--sqrt", "newton-schulz")
+            assert n["sqrt"] == "newton-schulz" and n["sqrt_tol"] == 1e-10 and n["sqrt_max_iter"] == 100
+            for a, b in zip(n["layers"], e["layers"]):
+                assert close(a["fid"], b["fid"], 1e-6), (case, policy, a["layer"], a["fid"], b["fid"])
+                assert 0 < a["sqrt_iterations"] < 100 and 0 <= a["sqrt_residual"] <= 1e-10, (case, a)
+                assert a["sqrt_status"] == "converged" and a["sqrt_route"] == "symmetric-form"
+            assert "sqrt_iterations" not in e["layers"][0] and "sqrt_residual" not in e["layers"][0]
+
+
+def test_sqrt_methods_options_and_bench(tmp):
+    d = os.path.join(GOLDEN, "f16_small")
+    ref = compute_json(d)
+    for sq in ("denman-beavers", "pade", "taylor"):
+        p = subprocess.run([MIR, "compute", d, "--sqrt", sq, "--json", "-", "--quiet"], capture_output=True, text=True)
+        if sq != "denman-beavers" and p.returncode != 0:
+            # The fixed-degree approximants can be so far off that the FIDs sum to a negative number.
+            assert "log10 needs a positive" in p.stderr, p.stderr
+            continue
+        assert p.returncode == 0, p.stderr
+        j = json.loads(p.stdout)
+        assert j["sqrt"] == sq and all(math.isfinite(l["fid"]) for l in j["layers"])
+        assert all("sqrt_residual" in l for l in j["layers"])
+        if sq == "denman-beavers":
+            for a, b in zip(j["layers"], ref["layers"]):
+                assert close(a["fid"], b["fid"], 1e-6), (a, b)
+    j = compute_json(d, "--sqrt", "newton-schulz", "--sqrt-max-iter", "3")
+    assert all(l["sqrt_status"] == "max-iter" and l["sqrt_iterations"] == 3 for l in j["layers"]), j["layers"]
+    run("compute", d, "--sqrt", "official-literal", ok=False)
+    out = os.path.join(tmp, "bench")
+    run("bench-sqrt", "--out", out, "--dims", "16", "--kappas", "1e2,1e8", "--quiet")
+    for f in ("sqrt_bench.csv", "sqrt_bench.json", "error_vs_time.svg", "error_vs_kappa.svg",
+              "iterations_vs_kappa.svg", "time_vs_d.svg"):
+        assert os.path.getsize(os.path.join(out, f)) > 200, f
+    rows = json.load(open(os.path.join(out, "sqrt_bench.json")))["rows"]
+    assert {r["pair"] for r in rows} == {"general", "commuting", "rank-deficient"}
+    assert all(math.isfinite(r["value"]) for r in rows)
+    for r in rows:
+        if r["variant"] == "newton-schulz/symmetric/fp64" and r["kappa"] == 100:
+            assert r["rel_error"] < 1e-12 and r["iterations"] > 0, r
+        if r["variant"] == "reference-fast":
+            assert r["rel_error"] > 0.1, r  # Tr(S1 S2) is not the trace square root
+    dump = os.path.join(tmp, "bench-dump")
+    run("bench-sqrt", "--out", dump, "--from-dump", d, "--layer", "2", "--quiet")
+    rows = json.load(open(os.path.join(dump, "sqrt_bench.json")))["rows"]
+    assert rows[0]["pair"] == "dump:layer2" and rows[0]["d"] == 64
+
+
 def test_presplit_and_npz_give_f16_small():
     for policy in ("replace-median", "drop", "none"):
         ref = compute_json(os.path.join(GOLDEN, "f16_small"), "--outliers", policy)

@@ -59,21 +59,21 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 namespace {
 
 std::string describe_method(const compute_options& o) {
-    return std::string(to_string(o.sqrt)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
+    return std::string(to_string(o.sqrt.method)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
            (o.precision == accumulation::fp64 ? "fp64" : "fp32") + " accumulation";
 }
 
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
     std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files.size(), d.hidden_size,
                 d.num_indices, describe_method(o).c_str());
-    if (o.sqrt == sqrt_method::reference_fast) {
+    if (o.sqrt.method == sqrt_method::reference_fast) {
         std::printf(
             "note: --sqrt reference-fast reproduces the official default (\"fast\") mode in exact arithmetic: its\n"
             "      square-root loop returns its input, so Tr(Sv St) stands where Tr (Sv St)^1/2 belongs. These are\n"
             "      not Fréchet distances; use them only to compare with published numbers (SPEC §3).\n");
     }
     std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
-                "alpha", "fid", "mean_term", o.sqrt == sqrt_method::exact ? "trace_sqrt" : "trace_prod");
+                "alpha", "fid", "mean_term", o.sqrt.method == sqrt_method::reference_fast ? "trace_prod" : "trace_sqrt");
     for (const auto& l : r.layers) {
         std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g\n", l.layer, l.vision.rows, l.text.rows,
                     l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
@@ -86,7 +86,11 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
 std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d) {
     nlohmann::ordered_json j;
     j["mir"] = r.mir;
-    j["sqrt"] = std::string(to_string(o.sqrt));
+    j["sqrt"] = std::string(to_string(o.sqrt.method));
+    if (is_iterative(o.sqrt.method)) {
+        j["sqrt_tol"] = o.sqrt.tol > 0 ? o.sqrt.tol : default_sqrt_tol<double>();
+        j["sqrt_max_iter"] = o.sqrt.max_iter;
+    }
     j["outliers"] = std::string(to_string(o.policy));
     j["precision"] = o.precision == accumulation::fp64 ? "fp64" : "fp32";
     j["hidden_size"] = d.hidden_size;
@@ -107,6 +111,13 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
         e["vision_outliers"] = l.vision.outliers;
         e["text_outliers"] = l.text.outliers;
         e["sqrt_route"] = std::string(to_string(l.terms.route));
+        if (is_iterative(o.sqrt.method)) {
+            e["sqrt_iterations"] = l.terms.sqrt_iterations;
+            e["sqrt_residual"] = l.terms.sqrt_residual;
+            e["sqrt_status"] = std::string(to_string(l.terms.sqrt_outcome));
+        } else if (o.sqrt.method == sqrt_method::pade || o.sqrt.method == sqrt_method::taylor) {
+            e["sqrt_residual"] = l.terms.sqrt_residual;
+        }
         layers.push_back(std::move(e));
     }
     j["layers"] = std::move(layers);

@@ -13,7 +13,7 @@ struct compute_options {
     std::vector<std::string> inputs;
     std::string layers = "default";
     outlier_policy policy = outlier_policy::replace_median;
-    sqrt_method sqrt = sqrt_method::exact;
+    sqrt_options sqrt;  // method, tolerance, iteration limit
     accumulation precision = accumulation::fp64;
     std::string json;  // "" = none, "-" = stdout
     std::string plot;  // "" = none

@@ -10,6 +10,7 @@
 #include <map>
 #include <unistd.h>
 
+#include "bench_sqrt.hpp"
 #include "compute.hpp"
 #include "moca_init.hpp"
 #include "synth.hpp"
@@ -85,8 +86,16 @@ int main(int argc, char** argv) {
                         "hidden-state indices: all, 1-32, 1,4,8 (default: every index but 0)");
     compute->add_option("--outliers", policy, "replace-median (default), drop or none")
         ->check(CLI::IsMember({"replace-median", "drop", "none"}));
-    compute->add_option("--sqrt", sqrt, "exact (default) or reference-fast (the official fast mode's value)")
-        ->check(CLI::IsMember({"exact", "reference-fast"}));
+    compute->add_option("--sqrt", sqrt,
+                        "exact (default), newton-schulz, denman-beavers, pade, taylor, or reference-fast (the official "
+                        "fast mode's value)")
+        ->check(CLI::IsMember({"exact", "newton-schulz", "denman-beavers", "pade", "taylor", "reference-fast"}));
+    compute->add_option("--sqrt-tol", co.sqrt.tol,
+                        "newton-schulz/denman-beavers: stop when |tr(I - Z Y)| <= TOL, a bound on the relative error "
+                        "of the trace square root (default 1e-10)")
+        ->check(CLI::PositiveNumber);
+    compute->add_option("--sqrt-max-iter", co.sqrt.max_iter, "newton-schulz/denman-beavers: iteration limit (default 100)")
+        ->check(CLI::Range(1, 100000));
     compute->add_option("--precision", precision, "accumulation: fp64 (default) or fp32")
         ->check(CLI::IsMember({"fp64", "fp32"}));
     compute->add_option("--json", co.json, "write the result as JSON to FILE (- for stdout, nothing else printed)");
@@ -114,6 +123,20 @@ int main(int argc, char** argv) {
     mir::tool::moca_init_options mo;
     auto* moca_init = mir::tool::add_moca_init_command(app, mo);
 
+    mir::tool::bench_sqrt_options bo;
+    auto* bench = app.add_subcommand(
+        "bench-sqrt", "accuracy and cost of every square-root method (CSV, JSON, SVG plots; docs/sqrt-benchmark.md)");
+    bench->add_option("--out", bo.out, "output directory (default sqrt-bench)");
+    bench->add_flag("--full", bo.full, "the full grid: every method up to d = 4096 (hours)");
+    bench->add_option("--dims", bo.dims, "sizes of the main grid, e.g. 64,256 (default 64-1024, plus exact at 2048/4096)")
+        ->delimiter(',');
+    bench->add_option("--kappas", bo.kappas, "condition numbers per covariance (default 1e2,1e4,...,1e12)")->delimiter(',');
+    bench->add_option("--from-dump", bo.from_dump, "benchmark the two covariances of one layer of this dump instead");
+    bench->add_option("--layer", bo.layer, "with --from-dump: hidden-state index (default: the last)");
+    bench->add_option("--seed", bo.seed, "random seed of the test matrices");
+    bench->add_option("--blas-threads", bo.blas_threads, "OpenBLAS threads (default 1)")->check(CLI::Range(1, 1024));
+    bench->add_flag("--quiet", bo.quiet, "no progress or summary");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -122,7 +145,7 @@ int main(int argc, char** argv) {
     try {
         if (*compute) {
             co.policy = mir::parse_outlier_policy(policy);
-            co.sqrt = mir::parse_sqrt_method(sqrt);
+            co.sqrt.method = mir::parse_sqrt_method(sqrt);
             co.precision = precision == "fp32" ? mir::accumulation::fp32 : mir::accumulation::fp64;
             return mir::tool::run_compute(co);
         }
@@ -138,6 +161,10 @@ int main(int argc, char** argv) {
         }
         if (*inspect) return run_inspect(inspect_inputs);
         if (*moca_init) return mir::tool::run_moca_init(mo);
+        if (*bench) {
+            if (bo.layer >= 0 && bo.from_dump.empty()) throw mir::argument_error("--layer needs --from-dump");
+            return mir::tool::run_bench_sqrt(bo);
+        }
     } catch (const mir::error& e) {
         std::fprintf(stderr, "mir: error: %s\n", e.what());
         return 1;

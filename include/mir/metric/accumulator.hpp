@@ -28,7 +28,7 @@ namespace mir {
 struct accumulator_options {
     outlier_policy policy = outlier_policy::replace_median;
     accumulation precision = accumulation::fp64;
-    sqrt_method sqrt = sqrt_method::exact;
+    sqrt_options sqrt = sqrt_method::exact;
     median_mode median = median_mode::keep_rows;
     index_t reservoir_rows = 4096;
     index_t tail_capacity = 64;

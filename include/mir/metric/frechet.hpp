@@ -9,6 +9,7 @@
 #include <string>
 
 #include "mir/error.hpp"
+#include "mir/linalg/sqrt_methods.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
 
 namespace mir {
@@ -32,6 +33,9 @@ struct frechet_terms {
     double trace_2 = 0.0;     ///< Tr Σ₂
     double trace_sqrt = 0.0;  ///< Tr (Σ₁ Σ₂)^{1/2}
     trace_sqrt_route route = trace_sqrt_route::empty;
+    int sqrt_iterations = 0;      ///< iterative methods: iterations performed (else 0)
+    double sqrt_residual = 0.0;   ///< approximate methods: the method's residual (scale-free; else 0)
+    sqrt_status sqrt_outcome = sqrt_status::not_iterative;  ///< how the method ended
 
     /// mean_term + trace_1 + trace_2 − 2·trace_sqrt. Not clamped: a value
     /// of −1e-15·scale for identical sets is rounding, and is reported.
@@ -42,7 +46,12 @@ struct frechet_terms {
     /// quartic in the scale, so it takes s².
     [[nodiscard]] frechet_terms scaled(double s) const noexcept {
         const double st = route == trace_sqrt_route::reference_fast ? s * s : s;
-        return {mean_term * s, trace_1 * s, trace_2 * s, trace_sqrt * st, route};
+        frechet_terms t = *this;
+        t.mean_term *= s;
+        t.trace_1 *= s;
+        t.trace_2 *= s;
+        t.trace_sqrt *= st;
+        return t;
     }
 };
 
@@ -57,11 +66,14 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 }
 }  // namespace detail
 
-/// All terms, from two Gaussian summaries; uses the small-side route when
-/// one side has a factor with fewer rows than d (the smaller one wins).
-/// Under sqrt_method::reference_fast, trace_sqrt holds Tr(Σ₁Σ₂) instead.
+/// All terms, from two Gaussian summaries. The exact method uses the
+/// small-side route when one side has a factor with fewer rows than d (the
+/// smaller one wins); the approximate methods work on the d × d covariances
+/// in the form the options say (mir/linalg/sqrt_methods.hpp). Under
+/// sqrt_method::reference_fast, trace_sqrt holds Tr(Σ₁Σ₂) instead.
 [[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b,
-                                                          sqrt_method method = sqrt_method::exact) {
+                                                          const sqrt_options& sqrt = {}) {
+    const sqrt_method method = sqrt.method;
     detail::check_gaussian(a.mean, a.covariance, "the first set");
     detail::check_gaussian(b.mean, b.covariance, "the second set");
     if (a.dim() != b.dim()) {
@@ -75,6 +87,15 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
     if (method == sqrt_method::reference_fast) {
         t.trace_sqrt = trace_of_product(a.covariance, b.covariance);
         t.route = trace_sqrt_route::reference_fast;
+        return t;
+    }
+    if (method != sqrt_method::exact) {
+        const sqrt_result r = trace_sqrt_product(a.covariance, b.covariance, sqrt);
+        t.trace_sqrt = r.value;
+        t.route = r.route;
+        t.sqrt_iterations = r.iterations;
+        t.sqrt_residual = r.residual;
+        t.sqrt_outcome = r.status;
         return t;
     }
     const index_t d = a.dim();

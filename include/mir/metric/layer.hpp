@@ -22,7 +22,7 @@ namespace mir {
 struct layer_options {
     outlier_policy policy = outlier_policy::replace_median;
     accumulation precision = accumulation::fp64;
-    sqrt_method sqrt = sqrt_method::exact;
+    sqrt_options sqrt = sqrt_method::exact;  ///< method and its controls (assign a sqrt_method for the defaults)
     int layer = -1;  ///< hidden-state index, for results and error messages
 };
 
@@ -55,7 +55,7 @@ inline modality_summary summarize(const modality_stats& s) {
 
 /// Combines two modalities' raw statistics into the layer result.
 inline layer_result combine_layer(int layer, double alpha, const modality_stats& vision,
-                                  const modality_stats& text, sqrt_method method = sqrt_method::exact) {
+                                  const modality_stats& text, const sqrt_options& method = {}) {
     layer_result r;
     r.layer = layer;
     r.alpha = alpha;

@@ -1,0 +1,25 @@
+// tools/mir/bench_sqrt.hpp — `mir bench-sqrt`: accuracy and cost of every
+// way of obtaining Tr (S1 S2)^{1/2} (docs/sqrt-benchmark.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mir::tool {
+
+struct bench_sqrt_options {
+    std::string out = "sqrt-bench";  ///< output directory (CSV, JSON, SVG)
+    bool full = false;               ///< the full grid (d up to 4096 for every method; hours)
+    std::vector<int> dims;           ///< override the sizes of the main grid
+    std::vector<double> kappas;      ///< override the condition numbers
+    std::string from_dump;           ///< a dump file or directory: benchmark one real layer instead
+    int layer = -1;                  ///< its hidden-state index (default: the last)
+    unsigned seed = 1;
+    int blas_threads = 1;  ///< OpenBLAS threads (1: every method single-threaded, comparable timings)
+    bool quiet = false;
+};
+
+/// Runs the sweep; returns the process exit code.
+int run_bench_sqrt(const bench_sqrt_options& o);
+
+}  // namespace mir::tool
