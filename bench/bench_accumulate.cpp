@@ -146,7 +146,9 @@ void BM_moments(benchmark::State& state) {
     const auto& blas_rows = rows_as<Acc>();
     Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic> c = decltype(c)::Zero(kDim, kDim);
 #endif
-    bool mir_first = true;
+    // Which goes first alternates per iteration and carries over from one
+    // repetition to the next (an odd iteration count would favour one order).
+    static bool mir_first = true;
     for (auto _ : state) {
         double this_mir = 0.0;
         for (int part = 0; part < 2; ++part) {
@@ -193,7 +195,7 @@ void BM_block_sweep(benchmark::State& state) {
     std::vector<mir::moments<Acc>> ms;
     for (const auto k : ks) ms.emplace_back(kDim, k);
     std::array<double, ks.size()> t{};
-    std::size_t start = 0;
+    static std::size_t start = 0;  // rotation carries over across repetitions
     for (auto _ : state) {
         double t_default = 0.0;
         for (std::size_t j = 0; j < ks.size(); ++j) {
