@@ -78,8 +78,8 @@ struct dump {
         mir::index_t tokens = 0;
         std::vector<T> hidden;              // [K+1, tokens, d]
         std::vector<std::uint8_t> mask;     // [tokens]
-        mir::row_view<T> layer(int k, mir::index_t d) const {
-            return {hidden.data() + static_cast<std::ptrdiff_t>(k) * tokens * d, tokens, d};
+        mir::row_view<T> layer(int k, mir::index_t dim) const {
+            return {hidden.data() + static_cast<std::ptrdiff_t>(k) * tokens * dim, tokens, dim};
         }
     };
     std::vector<sample> samples;
