@@ -17,6 +17,7 @@ struct bench_sqrt_options {
     unsigned seed = 1;
     int blas_threads = 1;  ///< OpenBLAS threads (1: every method single-threaded, comparable timings)
     bool quiet = false;
+    std::string replot;  ///< only redraw the SVGs of an existing sqrt_bench.csv into `out`
 };
 
 /// Runs the sweep; returns the process exit code.

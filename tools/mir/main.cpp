@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
     bench->add_option("--seed", bo.seed, "random seed of the test matrices");
     bench->add_option("--blas-threads", bo.blas_threads, "OpenBLAS threads (default 1)")->check(CLI::Range(1, 1024));
     bench->add_flag("--quiet", bo.quiet, "no progress or summary");
+    bench->add_option("--replot", bo.replot, "only redraw the SVGs of this sqrt_bench.csv into --out");
 
     try {
         app.parse(argc, argv);

@@ -74,7 +74,7 @@ axis fit(const std::vector<double>& v, bool log, double floor) {
 }  // namespace
 
 std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& series) {
-    const double W = 900, H = 560, left = 90, right = 230, top = 70, bottom = 65;
+    const double W = 940, H = 560, left = 90, right = 270, top = 70, bottom = 65;
     const double pw = W - left - right, ph = H - top - bottom;
     std::vector<double> xs, ys;
     for (const auto& s : series) {
