@@ -8,10 +8,10 @@
 #   deps   scripts/install-deps.sh                                    10 min
 #   gcc    g++, Release, MIR_USE_LAPACK=ON (OpenBLAS + LAPACKE),
 #          everything (tests, header checks, consumption, examples,
-#          program, benchmarks built), ctest                          20 min
+#          program, benchmarks built), ctest                          25 min
 #   asan   clang-14, ASan+UBSan, -O1, MIR_USE_LAPACK=OFF (pure Eigen),
 #          no benchmarks, fuzzers built;
-#          ctest -LE 'consumption|slow|fuzz'                          20 min
+#          ctest -LE 'consumption|slow|fuzz'                          30 min
 #   fuzz   fuzz smoke runs (ctest -L fuzz in the asan build)           5 min
 #
 # The pure-Eigen build is the sanitizer build: one build fewer on the 2-core
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_STAGES=(deps gcc asan fuzz)
-declare -A BUDGET=([deps]=600 [gcc]=1200 [eigen]=900 [asan]=1200 [fuzz]=300)
+declare -A BUDGET=([deps]=600 [gcc]=1500 [eigen]=1200 [asan]=1800 [fuzz]=300)
 declare -A DESCR=(
   [deps]="install Debian packages"
   [gcc]="g++ Release, LAPACK on"
