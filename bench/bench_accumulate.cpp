@@ -268,11 +268,13 @@ void sweep(benchmark::internal::Benchmark* b) {
     b->UseManualTime()->Iterations(3);
 }
 
+#if MIR_BENCH_HAVE_LAPACK
 void block_sizes(benchmark::internal::Benchmark* b) {
     for (const long k : {128L, 256L, 512L, 1024L}) b->Arg(k);
     common(b);
     b->ArgName("block_rows")->UseRealTime()->Iterations(2);
 }
+#endif
 
 void one_block(benchmark::internal::Benchmark* b) {
     b->Arg(256)->ArgName("block_rows");

@@ -212,7 +212,11 @@ def accumulate_tables(acc):
 def main(argv):
     lapack = eigen = acc = None
     for path in argv[1:]:
-        ctx, rows = load(path)
+        try:
+            ctx, rows = load(path)
+        except (OSError, ValueError, KeyError) as e:
+            print(f"ratios.py: {path}: cannot read benchmark JSON ({e})", file=sys.stderr)
+            continue
         names = {b for (b, _) in rows}
         if "BM_trace_sqrt" in names:
             if str(ctx.get("mir_use_lapack", "1")) == "0":
