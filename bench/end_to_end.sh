@@ -8,7 +8,14 @@
 #           samples: peak RSS of `mir compute` from /usr/bin/time -v
 #
 # usage: bench/end_to_end.sh [BUILD_DIR]   (default build/bench-e2e; builds the program in Release)
+#
+# Both sides run with one BLAS thread unless OPENBLAS_NUM_THREADS is set:
+# on a shared machine OpenBLAS's pthreads back end collapses when its
+# threads are descheduled (measured here: one d = 2048 layer took 50 s with
+# the default threads under load 5, 3.7 s with one thread), which would
+# make the comparison measure the load rather than the code.
 set -euo pipefail
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cd "$(dirname "$0")/.."
 build=${1:-build/bench-e2e}
 work=$build/e2e-data
@@ -19,7 +26,7 @@ mir=$build/tools/mir/mir
 mkdir -p "$work"
 
 echo "## speed (seconds; mir wall time from /usr/bin/time, baseline from its own timer)"
-for d in 1024 2048; do
+for d in ${MIR_E2E_DIMS:-1024 2048}; do
   dir=$work/speed_d$d
   [[ -d $dir ]] || "$mir" synth "$dir" --num-layers 4 --dim $d --samples 24 --vision-tokens 96 \
       --text-tokens 120-200 --dtype bf16 --seed 1 >/dev/null
@@ -35,7 +42,7 @@ PY
 done
 
 echo "## memory (peak RSS, KiB)"
-for n in 10 100; do
+for n in ${MIR_E2E_SAMPLES:-10 100}; do
   dir=$work/mem_n$n
   [[ -d $dir ]] || "$mir" synth "$dir" --num-layers 8 --dim 256 --samples $n --vision-tokens 64 \
       --text-tokens 60-100 --dtype f16 --seed 3 >/dev/null
