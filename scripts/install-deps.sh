@@ -18,7 +18,7 @@ PACKAGES=(
   catch2                               # tests (v2.13)
   libbenchmark-dev                     # benchmarks
   # figures and scripts
-  librsvg2-bin imagemagick
+  librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
   python3 python3-numpy python3-scipy
 )
 
