@@ -12,6 +12,7 @@ PACKAGES=(
   libeigen3-dev                        # the core (required)
   libopenblas-dev liblapacke-dev       # MIR_USE_LAPACK
   libxtensor-dev libdlpack-dev         # tensor adapters
+  libtorch-dev                         # libtorch adapter (tests and example; g++ only)
   libboost-dev                         # Boost.Multiprecision oracle in tests
   nlohmann-json3-dev libzip-dev        # file readers (safetensors / npz)
   libcli11-dev                         # the mir command-line program

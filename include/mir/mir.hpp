@@ -18,8 +18,16 @@
 //   exact, bounded memory, replayed  mir/metric/multipass.hpp (+ mir/stats/median.hpp)
 //   §5 MoCa calibration layer        mir/moca/layer.hpp, calibration.hpp, init.hpp, moment_init.hpp
 //                                   (checkpoints: mir/moca/checkpoint.hpp, needs mir::io)
+//   tensors of any framework         mir/adapters/adapter.hpp (tensor_adapter<X>), raw.hpp, eigen.hpp;
+//                                   opt-in: xtensor.hpp, dlpack.hpp, libtorch.hpp
+//   feeding MIR from a model         mir/source/sink.hpp (hidden_state_sink), source.hpp
+//                                   (hidden_state_source, compute_mir), vision_positions.hpp,
+//                                   tensor_layer.hpp; dump files: mir/io/dump_source.hpp
 #pragma once
 
+#include "mir/adapters/adapter.hpp"
+#include "mir/adapters/eigen.hpp"
+#include "mir/adapters/raw.hpp"
 #include "mir/config.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
@@ -42,6 +50,10 @@
 #include "mir/moca/init.hpp"
 #include "mir/moca/layer.hpp"
 #include "mir/moca/moment_init.hpp"
+#include "mir/source/sink.hpp"
+#include "mir/source/source.hpp"
+#include "mir/source/tensor_layer.hpp"
+#include "mir/source/vision_positions.hpp"
 #include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/moments.hpp"

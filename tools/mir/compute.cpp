@@ -18,42 +18,10 @@
 
 namespace mir::tool {
 
-dump_summary survey(const std::vector<std::filesystem::path>& files) {
-    dump_summary s;
-    s.files = files;
-    for (const auto& f : files) {
-        io::dump_file d = io::dump_file::open(f);
-        if (s.num_indices == 0) {
-            s.num_indices = d.num_indices();
-            s.hidden_size = d.hidden_size();
-        } else if (d.num_indices() != s.num_indices) {
-            throw file_error(f.string() + ": " + std::to_string(d.num_indices()) + " hidden-state indices, but " +
-                             files.front().string() + " has " + std::to_string(s.num_indices) +
-                             " (every file must come from the same model)");
-        } else if (d.hidden_size() != s.hidden_size) {
-            throw file_error(f.string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
-                             files.front().string() + " has " + std::to_string(s.hidden_size));
-        }
-        s.vision_rows += d.vision_rows();
-        s.text_rows += d.text_rows();
-    }
-    return s;
-}
-
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt) {
-    const auto replay = [&](auto&& sink) {
-        for (const auto& f : d.files) {
-            // One file mapped at a time, released before the next.
-            io::dump_file file = io::dump_file::open(f);
-            try {
-                file.visit_layer(layer, sink);
-            } catch (const non_finite_error& e) {
-                throw non_finite_error(f.string() + ": " + e.what() + " (rows counted across the files so far)");
-            }
-        }
-    };
-    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, d.hidden_size, opt);
-    return compute_layer_multipass<double>(replay, d.hidden_size, opt);
+    const auto replay = [&](auto&& sink) { d.replay_layer(layer, sink); };
+    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, d.hidden_size(), opt);
+    return compute_layer_multipass<double>(replay, d.hidden_size(), opt);
 }
 
 namespace {
@@ -64,8 +32,8 @@ std::string describe_method(const compute_options& o) {
 }
 
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
-    std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files.size(), d.hidden_size,
-                d.num_indices, describe_method(o).c_str());
+    std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files().size(), d.hidden_size(),
+                d.num_indices(), describe_method(o).c_str());
     if (o.sqrt.method == sqrt_method::reference_fast) {
         std::printf(
             "note: --sqrt reference-fast reproduces the official default (\"fast\") mode in exact arithmetic: its\n"
@@ -93,8 +61,8 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
     }
     j["outliers"] = std::string(to_string(o.policy));
     j["precision"] = o.precision == accumulation::fp64 ? "fp64" : "fp32";
-    j["hidden_size"] = d.hidden_size;
-    j["files"] = d.files.size();
+    j["hidden_size"] = d.hidden_size();
+    j["files"] = d.files().size();
     j["fid_sum"] = r.fid_sum;
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     for (const auto& l : r.layers) {
@@ -126,8 +94,8 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
 
 int run_compute(const compute_options& o) {
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = survey(io::expand_inputs(inputs));
-    const std::vector<int> layers = parse_layers(o.layers, d.num_indices);
+    const dump_summary d = io::dump_source::open(inputs);
+    const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
     const bool progress = !o.quiet && isatty(STDERR_FILENO);
     const bool json_stdout = o.json == "-";
 
@@ -155,7 +123,7 @@ int run_compute(const compute_options& o) {
             if (progress) {
                 std::lock_guard<std::mutex> lock(mu);
                 const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                std::fprintf(stderr, "\r%zu files, %zu/%zu layers done, ETA %.0f s   ", d.files.size(), n,
+                std::fprintf(stderr, "\r%zu files, %zu/%zu layers done, ETA %.0f s   ", d.files().size(), n,
                              layers.size(), s / static_cast<double>(n) * static_cast<double>(layers.size() - n));
             }
         }
@@ -181,7 +149,7 @@ int run_compute(const compute_options& o) {
     }
     if (!o.plot.empty()) {
         std::ofstream out(o.plot, std::ios::binary);
-        if (!(out << fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files.size()) + " files"))) {
+        if (!(out << fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"))) {
             throw file_error(o.plot + ": cannot write the plot");
         }
         if (!json_stdout && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());

@@ -1,6 +1,7 @@
 // tools/mir/compute.hpp — `mir compute`: dump files in, MIR out.
 #pragma once
 
+#include <mir/io/dump_source.hpp>
 #include <mir/mir.hpp>
 
 #include <filesystem>
@@ -21,17 +22,8 @@ struct compute_options {
     bool quiet = false;
 };
 
-/// What the files hold (checked consistent across files).
-struct dump_summary {
-    std::vector<std::filesystem::path> files;
-    int num_indices = 0;
-    index_t hidden_size = 0;
-    index_t vision_rows = 0;  // per layer, all files
-    index_t text_rows = 0;
-};
-
-/// Opens every file once, checks layouts, layer counts and hidden sizes.
-dump_summary survey(const std::vector<std::filesystem::path>& files);
+/// What the files hold (opened and checked consistent across files).
+using dump_summary = io::dump_source;
 
 /// One layer, exact, in memory independent of the number of files.
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);

@@ -49,17 +49,8 @@ moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
 
 layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt) {
     const int index = moca::calibration::hidden_state_index(layer);
-    const auto replay = [&](auto&& sink) {
-        for (const auto& f : d.files) {
-            io::dump_file file = io::dump_file::open(f);
-            try {
-                file.visit_layer(index, sink);
-            } catch (const non_finite_error& e) {
-                throw non_finite_error(f.string() + ": " + e.what() + " (rows counted across the files so far)");
-            }
-        }
-    };
-    const moca::layer_statistics s = moca::compute_layer_statistics_multipass<double>(replay, d.hidden_size, policy, index);
+    const auto replay = [&](auto&& sink) { d.replay_layer(index, sink); };
+    const moca::layer_statistics s = moca::compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
     layer_row r;
     r.layer = layer;
     r.match = moca::moment_match(s);
@@ -80,10 +71,10 @@ int run_moca_init(const moca_init_options& o) {
     const outlier_policy policy = parse_outlier_policy(o.policy);
     const io::file_dtype dt = o.dtype == "bf16" ? io::file_dtype::bf16 : o.dtype == "f16" ? io::file_dtype::f16 : io::file_dtype::f32;
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = survey(io::expand_inputs(inputs));
-    const int k = d.num_indices - 1;  // decoder layers
+    const dump_summary d = io::dump_source::open(inputs);
+    const int k = d.num_indices() - 1;  // decoder layers
     if (k < 1) {
-        throw file_error(d.files.front().string() + ": " + std::to_string(d.num_indices) +
+        throw file_error(d.files().front().string() + ": " + std::to_string(d.num_indices()) +
                          " hidden-state index; MoCa needs the outputs of the decoder layers (indices 1..K)");
     }
 
@@ -112,7 +103,7 @@ int run_moca_init(const moca_init_options& o) {
 
     moca::calibration c;
     for (const auto& r : rows) c.layers.push_back(r.match.params);
-    const std::string source = std::to_string(d.files.size()) + " dump file(s), outliers " + o.policy;
+    const std::string source = std::to_string(d.files().size()) + " dump file(s), outliers " + o.policy;
     moca::save_checkpoint(o.out, c, dt, {{"format", "pt"}, {"mir_moca_init", "moment matching from " + source}});
 
     double sum_before = 0.0, sum_after = 0.0;
@@ -123,7 +114,7 @@ int run_moca_init(const moca_init_options& o) {
     const bool json_stdout = o.json == "-";
     if (!json_stdout) {
         std::printf("moca-init: moment matching from %zu file(s), hidden size %td, K = %d decoder layers; %s outliers\n",
-                    d.files.size(), d.hidden_size, k, o.policy.c_str());
+                    d.files().size(), d.hidden_size(), k, o.policy.c_str());
         std::printf("decoder layer i is set from hidden-state index i+1; index %d (the last layer's) is after the model's\n"
                     "final norm, so layer %d's values are approximate.\n",
                     k, k - 1);
@@ -138,15 +129,15 @@ int run_moca_init(const moca_init_options& o) {
                     change_percent(sum_before, sum_after));
         std::printf("note: %s\n", effect_note);
         std::printf("wrote %s: %d x 2 tensors model.layers.{i}.modality_layernorm.scale|shift [%td], %s\n", o.out.c_str(),
-                    k, d.hidden_size, std::string(io::to_string(dt)).c_str());
+                    k, d.hidden_size(), std::string(io::to_string(dt)).c_str());
     }
     if (!o.json.empty()) {
         nlohmann::ordered_json j;
         j["out"] = o.out;
         j["dtype"] = std::string(io::to_string(dt));
         j["outliers"] = o.policy;
-        j["files"] = d.files.size();
-        j["hidden_size"] = d.hidden_size;
+        j["files"] = d.files().size();
+        j["hidden_size"] = d.hidden_size();
         j["num_layers"] = k;
         j["fid_sum_before"] = sum_before;
         j["fid_sum_after"] = sum_after;

@@ -100,26 +100,43 @@ public:
     /// one vision and one text block.
     template <class Sink>
     void visit_layer(int k, Sink&& sink) const {
-        if (k < 0 || k >= indices_) {
-            throw argument_error(path_.string() + ": layer " + std::to_string(k) + " is outside 0.." +
-                                 std::to_string(indices_ - 1));
-        }
         if (layout_ == dump_layout::per_sample) {
-            const tensor_view& h = *detail::find_in(tensors_, "hidden_states");
-            const index_t tokens = vision_rows_ + text_rows_;
-            visit_rows(h, static_cast<std::int64_t>(k) * tokens, tokens, [&](const auto& rows) {
+            visit_hidden_rows(k, [&](const auto& rows) {
                 mir::for_each_mask_run(mask(), [&](index_t b, index_t e, bool vision) {
                     sink(vision, rows.middle_rows(b, e - b));
                 });
             });
         } else {
-            const tensor_view& v = *detail::find_in(tensors_, "vision");
-            const tensor_view& t = *detail::find_in(tensors_, "text");
-            visit_rows(v, static_cast<std::int64_t>(k) * vision_rows_, vision_rows_,
-                       [&](const auto& rows) { sink(true, rows); });
-            visit_rows(t, static_cast<std::int64_t>(k) * text_rows_, text_rows_,
-                       [&](const auto& rows) { sink(false, rows); });
+            visit_split_rows(k, [&](const auto& vision, const auto& text) {
+                sink(true, vision);
+                sink(false, text);
+            });
         }
+    }
+
+    /// Per-sample files: fn(row_view<T>) with the T token rows of
+    /// hidden-state index k, in the file's memory (no copy).
+    template <class Fn>
+    void visit_hidden_rows(int k, Fn&& fn) const {
+        check_layer(k);
+        if (layout_ != dump_layout::per_sample) fail("visit_hidden_rows: the file is pre-split (use visit_split_rows)");
+        const tensor_view& h = *detail::find_in(tensors_, "hidden_states");
+        const index_t tokens = vision_rows_ + text_rows_;
+        visit_rows(h, static_cast<std::int64_t>(k) * tokens, tokens, std::forward<Fn>(fn));
+    }
+
+    /// Pre-split files: fn(vision row_view, text row_view) of hidden-state
+    /// index k, in the file's memory (no copy).
+    template <class Fn>
+    void visit_split_rows(int k, Fn&& fn) const {
+        check_layer(k);
+        if (layout_ != dump_layout::pre_split) fail("visit_split_rows: the file is per-sample (use visit_hidden_rows)");
+        const tensor_view& v = *detail::find_in(tensors_, "vision");
+        const tensor_view& t = *detail::find_in(tensors_, "text");
+        visit_rows(v, static_cast<std::int64_t>(k) * vision_rows_, vision_rows_, [&](const auto& vision) {
+            visit_rows(t, static_cast<std::int64_t>(k) * text_rows_, text_rows_,
+                       [&](const auto& text) { fn(vision, text); });
+        });
     }
 
     /// The vision mask of a per-sample file (empty for pre-split files).
@@ -141,6 +158,13 @@ private:
     dump_file() = default;
 
     [[noreturn]] void fail(const std::string& what) const { throw file_error(path_.string() + ": " + what); }
+
+    void check_layer(int k) const {
+        if (k < 0 || k >= indices_) {
+            throw argument_error(path_.string() + ": layer " + std::to_string(k) + " is outside 0.." +
+                                 std::to_string(indices_ - 1));
+        }
+    }
 
     void require_hidden(const tensor_view& t, std::string_view role) {
         if (!is_floating(t.dtype)) {

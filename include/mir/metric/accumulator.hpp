@@ -131,6 +131,15 @@ public:
         l.text.add(text, row_context{layer, "text", 0});
     }
 
+    /// Rows of one modality of one layer (a run of a sample, in any pieces).
+    template <element T>
+    void add_rows(int layer, bool is_vision, const row_view<T>& rows) {
+        check_layer(layer);
+        if (!wants(layer)) return;
+        auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
+        (is_vision ? l.vision : l.text).add(rows, row_context{layer, is_vision ? "vision" : "text", 0});
+    }
+
     /// The result of one chosen layer so far.
     [[nodiscard]] layer_result finalize_layer(int layer) const {
         check_layer(layer);
@@ -194,6 +203,10 @@ public:
     template <element TV, element TT>
     void add(int layer, const row_view<TV>& vision, const row_view<TT>& text) {
         std::visit([&](auto& a) { a.add(layer, vision, text); }, impl_);
+    }
+    template <element T>
+    void add_rows(int layer, bool is_vision, const row_view<T>& rows) {
+        std::visit([&](auto& a) { a.add_rows(layer, is_vision, rows); }, impl_);
     }
     [[nodiscard]] bool wants(int layer) const {
         return std::visit([&](const auto& a) { return a.wants(layer); }, impl_);

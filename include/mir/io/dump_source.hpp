@@ -1,0 +1,114 @@
+// mir/io/dump_source.hpp — the dump files of SPEC §6 as a hidden-state
+// source (one file = one sample), shared by the library and the mir
+// program: opening checks that every file comes from the same model (same
+// number of hidden-state indices and hidden size); samples and layers are
+// read from memory-mapped files, one file open at a time.
+//
+//   feed_sample(n, sink)   sample n into a hidden_state_sink (streaming,
+//                          every layer of one file at a time)
+//   replay_layer(k, fn)    layer k of every file, for compute_layer_multipass
+//                          (exact in bounded memory: what `mir compute` does)
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+#include "mir/io/dump.hpp"
+#include "mir/source/sink.hpp"
+#include "mir/source/source.hpp"
+
+namespace mir::io {
+
+class dump_source {
+public:
+    /// Opens every file (directories expand to their dumps, see
+    /// expand_inputs) to read its header and check it against the first.
+    static dump_source open(const std::vector<std::filesystem::path>& inputs) {
+        dump_source s;
+        s.files_ = expand_inputs(inputs);
+        for (const auto& f : s.files_) {
+            const dump_file d = dump_file::open(f);
+            if (s.num_indices_ == 0) {
+                s.num_indices_ = d.num_indices();
+                s.hidden_size_ = d.hidden_size();
+            } else if (d.num_indices() != s.num_indices_) {
+                throw file_error(f.string() + ": " + std::to_string(d.num_indices()) + " hidden-state indices, but " +
+                                 s.files_.front().string() + " has " + std::to_string(s.num_indices_) +
+                                 " (every file must come from the same model)");
+            } else if (d.hidden_size() != s.hidden_size_) {
+                throw file_error(f.string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
+                                 s.files_.front().string() + " has " + std::to_string(s.hidden_size_));
+            }
+            s.vision_rows_ += d.vision_rows();
+            s.text_rows_ += d.text_rows();
+        }
+        return s;
+    }
+    static dump_source open(const std::filesystem::path& input) {
+        return open(std::vector<std::filesystem::path>{input});
+    }
+
+    [[nodiscard]] int num_indices() const noexcept { return num_indices_; }
+    [[nodiscard]] index_t hidden_size() const noexcept { return hidden_size_; }
+    [[nodiscard]] index_t num_samples() const noexcept { return static_cast<index_t>(files_.size()); }
+    [[nodiscard]] const std::vector<std::filesystem::path>& files() const noexcept { return files_; }
+    /// Rows of each modality per layer, over all files.
+    [[nodiscard]] index_t vision_rows() const noexcept { return vision_rows_; }
+    [[nodiscard]] index_t text_rows() const noexcept { return text_rows_; }
+
+    /// Pushes file n, every layer the sink wants, into the sink.
+    void feed_sample(index_t n, hidden_state_sink& sink) const {
+        const auto& path = files_.at(static_cast<std::size_t>(n));
+        const dump_file f = dump_file::open(path);
+        try {
+            if (f.layout() == dump_layout::per_sample) {
+                sink.begin_sample(vision_positions::from_mask(f.mask()));
+                for (int k = 0; k < num_indices_; ++k) {
+                    if (sink.wants(k)) f.visit_hidden_rows(k, [&](const auto& rows) { sink.push(k, rows); });
+                }
+            } else {
+                sink.begin_sample();
+                for (int k = 0; k < num_indices_; ++k) {
+                    if (sink.wants(k)) {
+                        f.visit_split_rows(k, [&](const auto& v, const auto& t) { sink.push_split(k, v, t); });
+                    }
+                }
+            }
+            sink.end_sample();
+        } catch (const error&) {
+            mir::detail::rethrow_with_prefix(path.string() + ": ");
+        }
+    }
+
+    /// Calls sink(is_vision, rows) for every row of hidden-state index k in
+    /// every file, in file order, one file mapped at a time; the same rows in
+    /// the same order on every call (what compute_layer_multipass needs).
+    template <class Sink>
+    void replay_layer(int k, Sink&& sink) const {
+        for (const auto& path : files_) {
+            const dump_file f = dump_file::open(path);
+            try {
+                f.visit_layer(k, sink);
+            } catch (const non_finite_error& e) {
+                throw non_finite_error(path.string() + ": " + e.what() + " (rows counted across the files so far)");
+            }
+        }
+    }
+
+private:
+    dump_source() = default;
+
+    std::vector<std::filesystem::path> files_;
+    int num_indices_ = 0;
+    index_t hidden_size_ = 0;
+    index_t vision_rows_ = 0;
+    index_t text_rows_ = 0;
+};
+
+static_assert(hidden_state_source<dump_source>);
+
+}  // namespace mir::io

@@ -1,0 +1,258 @@
+// mir/source/sink.hpp — the receiving end of a model integration: a forward
+// hook (libtorch, llama.cpp's eval callback, a dump reader) pushes each
+// layer's output as it appears, in any tensor type with a tensor_adapter,
+// and the sink feeds the multi-layer accumulator. The model never holds all
+// layers; the sink holds the accumulator's state (O(d²) per chosen layer
+// plus one norm per row) and one copy block at most.
+//
+//     mir::hidden_state_sink sink(K + 1, d);
+//     for (sample : data) {
+//         sink.begin_sample(mir::vision_positions::from_mask(mask));
+//         ... in the hook of layer k:  sink.push(k, output);       // [T, d] or [1, T, d]
+//         ... or in pieces:            sink.push(k, piece, first_token);
+//         sink.end_sample();                                       // every chosen layer arrived?
+//     }
+//     mir::mir_result r = sink.finalize();
+//
+// Nothing is lost silently: a sample that ends with a chosen layer missing
+// or short, or whose rows were refused midway (NaN), makes end_sample (or
+// finalize) throw, naming the sample and layer. Errors found before any row
+// is added (wrong layer, hidden size, positions) leave the sink unchanged.
+#pragma once
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mir/adapters/adapter.hpp"
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+#include "mir/metric/accumulator.hpp"
+#include "mir/metric/mir.hpp"
+#include "mir/source/vision_positions.hpp"
+
+namespace mir {
+
+namespace detail {
+
+/// Rethrows the exception in flight with `prefix` in front of its message,
+/// keeping its mir::error subclass.
+[[noreturn]] inline void rethrow_with_prefix(const std::string& prefix) {
+    try {
+        throw;
+    } catch (const non_finite_error& e) {
+        throw non_finite_error(prefix + e.what());
+    } catch (const too_few_rows_error& e) {
+        throw too_few_rows_error(prefix + e.what());
+    } catch (const shape_error& e) {
+        throw shape_error(prefix + e.what());
+    } catch (const argument_error& e) {
+        throw argument_error(prefix + e.what());
+    } catch (const file_error& e) {
+        throw file_error(prefix + e.what());
+    } catch (const error& e) {
+        throw error(prefix + e.what());
+    }
+}
+
+}  // namespace detail
+
+class hidden_state_sink {
+public:
+    /// num_indices: hidden-state indices K + 1 (index 0 = embeddings);
+    /// hidden_size: d. Options as for mir_accumulator (layers, policy, …).
+    hidden_state_sink(int num_indices, index_t hidden_size, const accumulator_options& opt = {})
+        : acc_(num_indices, hidden_size, opt), pushed_(static_cast<std::size_t>(num_indices), 0),
+          split_(static_cast<std::size_t>(num_indices), false) {}
+
+    [[nodiscard]] int num_indices() const { return acc_.num_indices(); }
+    [[nodiscard]] index_t hidden_size() const { return acc_.hidden_size(); }
+    [[nodiscard]] const std::vector<int>& layers() const { return acc_.layers(); }
+    /// Whether hidden-state index `layer` enters MIR: a hook may skip the rest.
+    [[nodiscard]] bool wants(int layer) const { return acc_.wants(layer); }
+    /// Samples completed so far.
+    [[nodiscard]] index_t samples() const noexcept { return samples_; }
+    [[nodiscard]] bool in_sample() const noexcept { return open_; }
+    [[nodiscard]] const mir_accumulator& accumulator() const noexcept { return acc_; }
+
+    /// Tokens of chosen layer `layer` pushed so far in the open sample: the
+    /// first_token its next piece must start at (pushes of layers that are
+    /// not chosen are ignored, so they count 0).
+    [[nodiscard]] index_t tokens_pushed(int layer) const {
+        if (layer < 0 || layer >= acc_.num_indices()) {
+            throw argument_error("hidden-state index " + std::to_string(layer) + " is outside 0.." +
+                                 std::to_string(acc_.num_indices() - 1));
+        }
+        return pushed_[static_cast<std::size_t>(layer)];
+    }
+
+    /// Starts a sample. Positions are needed for push(); leave them out
+    /// when the layers arrive already split (push_split).
+    void begin_sample(vision_positions positions = {}) {
+        if (open_) throw argument_error(where() + ": begin_sample() while the sample is still open (call end_sample())");
+        check_not_failed();
+        pos_ = std::move(positions);
+        std::fill(pushed_.begin(), pushed_.end(), 0);
+        std::fill(split_.begin(), split_.end(), false);
+        open_ = true;
+    }
+
+    /// All rows of layer `layer` of the current sample (token positions
+    /// 0 .. rows - 1).
+    template <tensor_like X>
+    void push(int layer, const X& hidden) {
+        push(layer, hidden, 0);
+    }
+
+    /// Rows for token positions [first_token, first_token + rows) of the
+    /// current sample; a layer's pieces arrive in token order.
+    template <tensor_like X>
+    void push(int layer, const X& hidden, index_t first_token) {
+        check_open_layer(layer);
+        if (!acc_.wants(layer)) return;
+        const std::string ctx = where() + ", layer " + std::to_string(layer);
+        if (!pos_.given()) {
+            throw argument_error(ctx + ": push() needs the sample's vision positions; pass them to begin_sample(), or "
+                                       "use push_split()");
+        }
+        auto& done = pushed_[static_cast<std::size_t>(layer)];
+        if (split_[static_cast<std::size_t>(layer)]) throw argument_error(ctx + ": already pushed with push_split()");
+        visit_rows(hidden, [&](const auto& rows) {
+            check_cols(rows.cols, ctx);
+            if (first_token != done) {
+                throw argument_error(ctx + ": rows for tokens from " + std::to_string(first_token) + " but " +
+                                     std::to_string(done) + " tokens were pushed so far (pieces arrive in order, once)");
+            }
+            if (pos_.tokens() >= 0 && first_token + rows.rows > pos_.tokens()) {
+                throw shape_error(ctx + ": rows for tokens [" + std::to_string(first_token) + ", " +
+                                  std::to_string(first_token + rows.rows) + ") but the sample has " +
+                                  std::to_string(pos_.tokens()) + " tokens");
+            }
+            guarded(ctx, [&] {
+                for_each_row_block(rows, [&](const auto& block, index_t b0) {
+                    pos_.for_each_run(first_token + b0, block.rows, [&](index_t b, index_t e, bool vision) {
+                        acc_.add_rows(layer, vision, block.middle_rows(b - first_token - b0, e - b));
+                    });
+                });
+            });
+            done += rows.rows;
+        });
+    }
+
+    /// One layer of the current sample already split by modality.
+    template <tensor_like XV, tensor_like XT>
+    void push_split(int layer, const XV& vision, const XT& text) {
+        check_open_layer(layer);
+        if (!acc_.wants(layer)) return;
+        const std::string ctx = where() + ", layer " + std::to_string(layer);
+        if (split_[static_cast<std::size_t>(layer)] || pushed_[static_cast<std::size_t>(layer)] != 0) {
+            throw argument_error(ctx + ": pushed twice in one sample");
+        }
+        visit_rows(vision, [&](const auto& v) {
+            visit_rows(text, [&](const auto& t) {
+                check_cols(v.cols, ctx + " (vision)");
+                check_cols(t.cols, ctx + " (text)");
+                guarded(ctx, [&] {
+                    for_each_row_block(v, [&](const auto& block, index_t) { acc_.add_rows(layer, true, block); });
+                    for_each_row_block(t, [&](const auto& block, index_t) { acc_.add_rows(layer, false, block); });
+                });
+            });
+        });
+        split_[static_cast<std::size_t>(layer)] = true;
+    }
+
+    /// Ends the sample: every chosen layer must have arrived, whole. A
+    /// missing or short layer makes it throw (and the sink refuse to
+    /// finalize: those rows would be lost silently otherwise).
+    void end_sample() {
+        if (!open_) throw argument_error("end_sample() without begin_sample()");
+        open_ = false;
+        check_not_failed();
+        std::string missing;
+        index_t tokens = pos_.tokens();
+        for (int k : acc_.layers()) {
+            const auto i = static_cast<std::size_t>(k);
+            if (split_[i]) continue;
+            if (tokens < 0 && pushed_[i] > 0) tokens = pushed_[i];
+            const index_t want = tokens < 0 ? 1 : tokens;
+            if (pushed_[i] < want || (tokens >= 0 && pushed_[i] != tokens)) {
+                missing += (missing.empty() ? "" : ", ") + std::to_string(k) +
+                           (pushed_[i] == 0 ? std::string(" (nothing)")
+                                            : " (" + std::to_string(pushed_[i]) + " of " + std::to_string(tokens) +
+                                                  " tokens)");
+            }
+        }
+        if (missing.empty() && pos_.given() && tokens >= 0 && pos_.end() > tokens) {
+            missing = "all (the vision ranges reach token " + std::to_string(pos_.end()) + " but the layers have " +
+                      std::to_string(tokens) + " tokens)";
+        }
+        const index_t n = samples_++;
+        if (!missing.empty()) {
+            failed_ = "sample " + std::to_string(n) + " ended without layers " + missing;
+            throw argument_error(*failed_);
+        }
+    }
+
+    /// The result of one chosen layer over the completed samples.
+    [[nodiscard]] layer_result finalize_layer(int layer) const {
+        check_final();
+        return acc_.finalize_layer(layer);
+    }
+
+    /// MIR over the chosen layers and the completed samples.
+    [[nodiscard]] mir_result finalize() const {
+        check_final();
+        return acc_.finalize();
+    }
+
+private:
+    [[nodiscard]] std::string where() const { return "sample " + std::to_string(samples_); }
+
+    void check_not_failed() const {
+        if (failed_) throw argument_error("hidden_state_sink cannot go on: " + *failed_);
+    }
+    void check_final() const {
+        if (open_) throw argument_error(where() + " is still open (call end_sample())");
+        check_not_failed();
+    }
+
+    void check_open_layer(int layer) const {
+        check_not_failed();
+        if (!open_) throw argument_error("push of layer " + std::to_string(layer) + " outside a sample (call begin_sample())");
+        if (layer < 0 || layer >= acc_.num_indices()) {
+            throw argument_error(where() + ": hidden-state index " + std::to_string(layer) + " is outside 0.." +
+                                 std::to_string(acc_.num_indices() - 1));
+        }
+    }
+
+    void check_cols(index_t cols, const std::string& ctx) const {
+        if (cols != acc_.hidden_size()) {
+            throw shape_error(ctx + ": rows have " + std::to_string(cols) + " columns, expected the hidden size " +
+                              std::to_string(acc_.hidden_size()));
+        }
+    }
+
+    // Runs fn, which adds rows; if it throws, some rows of the layer may be
+    // in already, so the sink is marked failed before the error goes on.
+    template <class Fn>
+    void guarded(const std::string& ctx, Fn&& fn) {
+        try {
+            fn();
+        } catch (const error& e) {
+            failed_ = ctx + ": " + e.what();
+            detail::rethrow_with_prefix(ctx + ": ");
+        }
+    }
+
+    mir_accumulator acc_;
+    vision_positions pos_;
+    std::vector<index_t> pushed_;  // tokens pushed per hidden-state index in the open sample
+    std::vector<bool> split_;      // pushed with push_split in the open sample
+    index_t samples_ = 0;
+    bool open_ = false;
+    std::optional<std::string> failed_;
+};
+
+}  // namespace mir
