@@ -394,3 +394,52 @@ TEST_CASE("hidden_state_sink: misuse and bad rows are named, and nothing is lost
         CHECK_THROWS_WITH(sink.end_sample(), Contains("vision ranges reach token 40") && Contains("30 tokens"));
     }
 }
+
+// The adapter of docs/adapters.md, verbatim: keep the two in step.
+namespace acme {  // the framework
+enum class scalar { f16, bf16, f32, f64 };
+struct tensor {
+    const void* data;
+    scalar type;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> byte_strides;
+};
+}  // namespace acme
+
+template <>
+struct mir::tensor_adapter<acme::tensor> {
+    static mir::any_strided_rows rows(const acme::tensor& t) {
+        switch (t.type) {
+            case acme::scalar::f16: return make<mir::half>(t);
+            case acme::scalar::bf16: return make<mir::bfloat16>(t);
+            case acme::scalar::f32: return make<float>(t);
+            case acme::scalar::f64: return make<double>(t);
+        }
+        throw mir::argument_error("acme tensor: unknown scalar type");
+    }
+
+private:
+    template <class E>
+    static mir::any_strided_rows make(const acme::tensor& t) {
+        std::vector<mir::index_t> shape(t.shape.begin(), t.shape.end()), strides;
+        for (auto b : t.byte_strides) strides.push_back(b / static_cast<std::int64_t>(sizeof(E)));
+        return mir::detail::rows_from_shape(static_cast<const E*>(t.data), shape, strides, "acme tensor");
+    }
+};
+
+static_assert(mir::tensor_like<acme::tensor>);
+
+TEMPLATE_TEST_CASE("a user-written adapter (docs/adapters.md) gives the raw view's numbers", "[adapters]", mir::half,
+                   mir::bfloat16, float, double) {
+    using T = TestType;
+    const auto samples = mir_test::make_samples<T>(17);
+    const acme::scalar tag = std::is_same_v<T, mir::half>       ? acme::scalar::f16
+                             : std::is_same_v<T, mir::bfloat16> ? acme::scalar::bf16
+                             : std::is_same_v<T, float>         ? acme::scalar::f32
+                                                                : acme::scalar::f64;
+    const auto r = mir_test::sink_mir(samples, [&](const auto& s, int k) {
+        const auto e = static_cast<std::int64_t>(sizeof(T));
+        return acme::tensor{s.layer(k), tag, {1, s.tokens, s.d}, {s.tokens * s.d * e, s.d * e, e}};
+    });
+    mir_test::require_identical(r, mir_test::reference_mir(samples));
+}
