@@ -28,7 +28,7 @@ struct block_impl : torch::nn::Module {
     torch::nn::LayerNorm norm;
     torch::nn::Linear fc;
 };
-TORCH_MODULE(block);
+TORCH_MODULE_IMPL(block, block_impl);
 
 struct decoder_impl : torch::nn::Module {
     using hook = std::function<void(int index, const torch::Tensor& hidden)>;
@@ -48,7 +48,7 @@ struct decoder_impl : torch::nn::Module {
     std::vector<block> blocks;
     std::vector<hook> hooks;
 };
-TORCH_MODULE(decoder);
+TORCH_MODULE_IMPL(decoder, decoder_impl);
 
 }  // namespace
 
