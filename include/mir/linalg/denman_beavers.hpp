@@ -50,46 +50,19 @@ template <class Real>
         out.status = sqrt_status::converged;
         return out;
     }
-    const double tol = ctl.tol > 0.0 ? ctl.tol : default_sqrt_tol<Real>();
     M y = a / static_cast<Real>(c);
     M z = M::Identity(d, d);
     M e, yi, zi;
-    M best = y;
-    double best_r = std::numeric_limits<double>::infinity();
-    int since_best = 0;
+    detail::iteration_monitor<Real> monitor(y, ctl, /*rank_first=*/false);
     for (int k = 0;; ++k) {
         detail::gemm<Real>(y, z, e);
         const double r = detail::trace_residual<Real>(e);
-        if (!std::isfinite(r)) {
-            out.status = sqrt_status::breakdown;
-            break;
-        }
-        if (k == 0 && best_r == std::numeric_limits<double>::infinity()) {
-            // Y₀ is kept only as a last resort (breakdown at the first step).
-        } else if (r < best_r) {
-            best_r = r;
-            best = y;
-            since_best = 0;
-        } else {
-            ++since_best;
-        }
-        if (r <= tol) {
-            out.status = sqrt_status::converged;
-            break;
-        }
-        if (since_best >= ctl.patience) {
-            out.status = sqrt_status::stagnated;
-            break;
-        }
-        if (k >= ctl.max_iter) {
-            out.status = sqrt_status::max_iter;
-            break;
-        }
+        if (monitor.stop(k, r, y)) break;
         yi = y;
         zi = z;
         double ldy = 0.0, ldz = 0.0;
         if (!detail::invert_inplace<Real>(yi, &ldy) || !detail::invert_inplace<Real>(zi, &ldz)) {
-            out.status = sqrt_status::breakdown;
+            monitor.fail();
             break;
         }
         double mu = 1.0;
@@ -100,9 +73,7 @@ template <class Real>
         z = h * z + hi * yi;
         out.iterations = k + 1;
     }
-    out.residual = std::isfinite(best_r) ? best_r : 1.0;
-    if (!best.allFinite()) best.setZero();
-    out.sqrt = best * static_cast<Real>(std::sqrt(c));
+    monitor.finish(out, c);
     return out;
 }
 

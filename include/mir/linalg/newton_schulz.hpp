@@ -58,39 +58,13 @@ template <class Real>
         out.sqrt = M::Zero(d, d);
         return out;
     }
-    const double tol = ctl.tol > 0.0 ? ctl.tol : default_sqrt_tol<Real>();
     M y = a / static_cast<Real>(c);
     M z = M::Identity(d, d);
     M e, t;
-    M best = y;
-    double best_r = std::numeric_limits<double>::infinity();
-    int since_best = 0;
+    detail::iteration_monitor<Real> monitor(y, ctl, /*rank_first=*/true);
     for (int k = 0;; ++k) {
         detail::gemm<Real>(z, y, e);
-        const double r = detail::trace_residual<Real>(e);
-        if (!std::isfinite(r)) {
-            out.status = sqrt_status::breakdown;
-            break;
-        }
-        if (r < best_r) {
-            best_r = r;
-            best = y;
-            since_best = 0;
-        } else {
-            ++since_best;
-        }
-        if (r <= tol) {
-            out.status = sqrt_status::converged;
-            break;
-        }
-        if (since_best >= ctl.patience) {
-            out.status = sqrt_status::stagnated;
-            break;
-        }
-        if (k >= ctl.max_iter) {
-            out.status = sqrt_status::max_iter;
-            break;
-        }
+        if (monitor.stop(k, detail::trace_residual<Real>(e), y)) break;
         // T = ½(3I − E), in place of E.
         t = e * Real(-0.5);
         t.diagonal().array() += Real(1.5);
@@ -100,9 +74,7 @@ template <class Real>
         z.swap(e);
         out.iterations = k + 1;
     }
-    out.residual = std::isfinite(best_r) ? best_r : 1.0;
-    if (!best.allFinite()) best.setZero();  // only Y₀ = A/c can get here, and only from a non-finite A
-    out.sqrt = best * static_cast<Real>(std::sqrt(c));
+    monitor.finish(out, c);
     return out;
 }
 

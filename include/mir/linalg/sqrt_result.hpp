@@ -117,6 +117,73 @@ template <class Real>
     return std::isfinite(c) && c > 0.0 ? c : 0.0;
 }
 
+/// The stopping rule and best-iterate bookkeeping of the coupled iterations
+/// (Newton–Schulz, Denman–Beavers): record each iterate's residual, keep the
+/// iterate with the smallest one, and stop on the tolerance, on `patience`
+/// steps without a new smallest residual, on the iteration limit, or on a
+/// non-finite residual.
+template <class Real>
+class iteration_monitor {
+public:
+    using matrix = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic>;
+
+    /// y0: the starting iterate, returned when nothing better comes.
+    /// rank_first: whether the first iterate competes for the best residual
+    /// (Denman–Beavers keeps Y₀ only as a last resort).
+    iteration_monitor(const matrix& y0, const iteration_control& ctl, bool rank_first)
+        : best_(y0), ctl_(ctl), tol_(ctl.tol > 0.0 ? ctl.tol : default_sqrt_tol<Real>()), rank_first_(rank_first) {}
+
+    /// Records iterate y of step k with residual r; true when the
+    /// iteration should stop (status() says why).
+    bool stop(int k, double r, const matrix& y) {
+        if (!std::isfinite(r)) return fail();
+        if (k > 0 || rank_first_) {
+            if (r < best_r_) {
+                best_r_ = r;
+                best_ = y;
+                since_best_ = 0;
+            } else {
+                ++since_best_;
+            }
+        }
+        if (r <= tol_) {
+            status_ = sqrt_status::converged;
+        } else if (since_best_ >= ctl_.patience) {
+            status_ = sqrt_status::stagnated;
+        } else if (k >= ctl_.max_iter) {
+            status_ = sqrt_status::max_iter;
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    /// A step failed (an inverse, a non-finite value): stop with breakdown.
+    bool fail() {
+        status_ = sqrt_status::breakdown;
+        return true;
+    }
+
+    [[nodiscard]] sqrt_status status() const noexcept { return status_; }
+
+    /// Writes the best iterate, scaled back by √c, its residual and the status.
+    void finish(matrix_sqrt_result<Real>& out, double c) {
+        out.status = status_;
+        out.residual = std::isfinite(best_r_) ? best_r_ : 1.0;
+        if (!best_.allFinite()) best_.setZero();  // only Y₀ = A/c can get here, and only from a non-finite A
+        out.sqrt = best_ * static_cast<Real>(std::sqrt(c));
+    }
+
+private:
+    matrix best_;
+    iteration_control ctl_;
+    double tol_;
+    bool rank_first_;
+    double best_r_ = std::numeric_limits<double>::infinity();
+    int since_best_ = 0;
+    sqrt_status status_ = sqrt_status::converged;
+};
+
 }  // namespace detail
 
 }  // namespace mir
