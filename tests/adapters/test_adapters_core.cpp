@@ -222,6 +222,34 @@ TEST_CASE("row blocks: copies are cut into bounded blocks with the right values"
     }
 }
 
+TEST_CASE("row blocks: zero, negative and overlapping column and row strides are copied right", "[adapters]") {
+    const std::vector<double> v{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    auto rows_of = [](const mir::raw_tensor& t) {
+        std::vector<std::vector<double>> out;
+        mir::visit_rows(t, [&](const auto& r) {
+            mir::for_each_row_block(r, [&](const auto& b, index_t) {
+                for (index_t i = 0; i < b.rows; ++i) out.emplace_back(b.row(i), b.row(i) + b.cols);
+            });
+        });
+        return out;
+    };
+    using rows = std::vector<std::vector<double>>;
+    // Columns reversed (negative column stride).
+    CHECK(rows_of({v.data() + 2, mir::dtype::f64, {3, 3}, {3, -1}}) == rows{{2, 1, 0}, {5, 4, 3}, {8, 7, 6}});
+    // A broadcast column (stride 0) and overlapping rows (row stride 1 < 3 columns).
+    CHECK(rows_of({v.data() + 4, mir::dtype::f64, {2, 3}, {1, 0}}) == rows{{4, 4, 4}, {5, 5, 5}});
+    CHECK(rows_of({v.data(), mir::dtype::f64, {3, 3}, {1, 1}}) == rows{{0, 1, 2}, {1, 2, 3}, {2, 3, 4}});
+    // A [1, 1, d] tensor with arbitrary strides on its size-1 dimensions: in place.
+    const auto one = std::get<mir::strided_rows<double>>(mir::adapt(mir::raw_tensor{v.data(), mir::dtype::f64, {1, 1, 4}, {-7, 99, 1}}));
+    CHECK(one.in_place());
+    CHECK(one.rows == 1);
+    // A row_view with a row stride below its width is refused, as the accumulator refuses it.
+    CHECK_THROWS_AS(mir::adapt(mir::row_view<double>(v.data(), 3, 4, 2)), mir::shape_error);
+    // Shapes whose element offsets overflow are refused, not wrapped around.
+    CHECK_THROWS_WITH(mir::adapt(mir::raw_tensor{v.data(), mir::dtype::f64, {std::int64_t{1} << 40, std::int64_t{1} << 40}}),
+                      Catch::Matchers::Contains("overflow"));
+}
+
 TEST_CASE("raw adapter: shapes and strides it cannot read are refused by name", "[adapters][raw][errors]") {
     std::vector<float> buf(2 * 5 * 4, 1.0f);
     using Catch::Matchers::Contains;
@@ -252,6 +280,10 @@ TEST_CASE("vision positions: ranges, masks and runs", "[adapters][positions]") {
     runs.clear();
     m.for_each_run(8, 2, [&](index_t b, index_t e, bool v) { runs.emplace_back(b, e, v); });
     CHECK(runs == std::vector<std::tuple<index_t, index_t, bool>>{{8, 10, false}});
+    const std::vector<bool> bits(mask.begin(), mask.end());
+    CHECK(mir::vision_positions::from_mask(bits).ranges() == m.ranges());
+    std::vector<std::uint8_t> writable = mask;
+    CHECK(mir::vision_positions::from_mask(std::span<std::uint8_t>(writable)).ranges() == m.ranges());
     using Catch::Matchers::Contains;
     CHECK_THROWS_WITH(mir::vision_positions::from_ranges({{4, 6}, {5, 7}}), Contains("vision range 1 [5, 7)") &&
                                                                                  Contains("overlaps"));
@@ -370,14 +402,33 @@ TEST_CASE("hidden_state_sink: misuse and bad rows are named, and nothing is lost
         mir::hidden_state_sink sink(3, 6);
         sink.begin_sample(positions);
         sink.push(1, layer(1));
-        CHECK_THROWS_AS(sink.push(2, mir::row_view<float>(bad.data(), s.tokens, s.d)), mir::non_finite_error);
+        std::string message;
         try {
             sink.push(2, mir::row_view<float>(bad.data(), s.tokens, s.d));
-        } catch (const mir::error& e) {
-            CHECK_THAT(e.what(), Contains("sample 0, layer 2"));
+        } catch (const mir::non_finite_error& e) {
+            message = e.what();
         }
+        CHECK_THAT(message, Contains("sample 0, layer 2") && Contains("NaN"));
+        CHECK_THROWS_WITH(sink.push(2, layer(2)), Contains("cannot go on") && Contains("NaN"));
         CHECK_THROWS_WITH(sink.finalize(), Contains("still open"));
         CHECK_THROWS_AS(sink.end_sample(), mir::argument_error);
+        CHECK_THROWS_WITH(sink.finalize(), Contains("cannot go on"));
+    }
+    SECTION("a sample may be abandoned while none of its rows is in; not after") {
+        mir::hidden_state_sink sink(3, 6), ref(3, 6);
+        sink.begin_sample(positions);
+        Eigen::MatrixXf wide = Eigen::MatrixXf::Ones(s.tokens, 7);
+        CHECK_THROWS_AS(sink.push(1, wide), mir::shape_error);  // refused before adding anything
+        sink.abort_sample();
+        for (auto* k : {&sink, &ref}) {
+            k->begin_sample(positions);
+            for (int l = 0; l < 3; ++l) k->push(l, layer(l));
+            k->end_sample();
+        }
+        mir_test::require_identical(sink.finalize(), ref.finalize());
+        sink.begin_sample(positions);
+        sink.push(1, layer(1));
+        CHECK_THROWS_WITH(sink.abort_sample(), Contains("sample 1 was aborted after some of its rows"));
         CHECK_THROWS_WITH(sink.finalize(), Contains("cannot go on"));
     }
     SECTION("positions are needed for push, and ranges must fit the layers") {
@@ -421,8 +472,15 @@ struct mir::tensor_adapter<acme::tensor> {
 private:
     template <class E>
     static mir::any_strided_rows make(const acme::tensor& t) {
+        constexpr auto size = static_cast<std::int64_t>(sizeof(E));
+        if (reinterpret_cast<std::uintptr_t>(t.data) % sizeof(E) != 0) {
+            throw mir::shape_error("acme tensor: data is not aligned to its elements");
+        }
         std::vector<mir::index_t> shape(t.shape.begin(), t.shape.end()), strides;
-        for (auto b : t.byte_strides) strides.push_back(b / static_cast<std::int64_t>(sizeof(E)));
+        for (auto b : t.byte_strides) {
+            if (b % size != 0) throw mir::shape_error("acme tensor: a byte stride is not a whole number of elements");
+            strides.push_back(b / size);
+        }
         return mir::detail::rows_from_shape(static_cast<const E*>(t.data), shape, strides, "acme tensor");
     }
 };

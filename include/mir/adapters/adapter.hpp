@@ -108,9 +108,10 @@ decltype(auto) visit_rows(const X& x, Fn&& fn) {
     }
 }
 
-/// Rows per copied block when a tensor cannot be viewed in place: a multiple
-/// of the accumulators' 256-row blocks, so a copied tensor is cut where an
-/// in-place one would be.
+/// Rows per copied block when a tensor cannot be viewed in place (a
+/// multiple of the accumulators' 256-row blocks). Consumers may see a copied
+/// tensor cut into more pieces than an in-place one, so results agree up to
+/// the order of summation (1e-12 relative), not bitwise.
 inline constexpr index_t default_copy_block_rows = 1024;
 
 /// Calls fn(row_view<T>, first_row) over the rows: once, in place, when the
@@ -140,10 +141,22 @@ void for_each_row_block(const strided_rows<T>& r, Fn&& fn, index_t block_rows = 
 /// library's own views too.
 template <element T>
 struct tensor_adapter<row_view<T>> {
-    static strided_rows<T> rows(const row_view<T>& v) { return {v.data, v.rows, v.cols, v.row_stride, 1}; }
+    static strided_rows<T> rows(const row_view<T>& v) {
+        validate_view(v, "row_view");
+        return {v.data, v.rows, v.cols, v.row_stride, 1};
+    }
 };
 
 namespace detail {
+
+/// a * b, or a shape_error naming `what` when it overflows index_t.
+inline index_t checked_mul(index_t a, index_t b, std::string_view what) {
+    index_t r = 0;
+    if (__builtin_mul_overflow(a, b, &r)) {
+        throw shape_error(std::string(what) + ": shape or strides overflow a 64-bit element index");
+    }
+    return r;
+}
 
 inline std::string format_dims(std::span<const index_t> v) {
     std::string s = "[";
@@ -181,18 +194,24 @@ strided_rows<T> rows_from_shape(const T* data, std::span<const index_t> shape, s
     r.cols = shape.back();
     r.col_stride = strides.back();
     r.rows = 1;
-    for (std::size_t i = 0; i + 1 < shape.size(); ++i) r.rows *= shape[i];
+    for (std::size_t i = 0; i + 1 < shape.size(); ++i) r.rows = checked_mul(r.rows, shape[i], what);
     if (r.rows == 0) {
         r.row_stride = r.cols;
         return r;
     }
+    // Every element offset must fit index_t (a corrupt shape or stride would
+    // otherwise wrap around into an out-of-bounds read).
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] > 0) (void)checked_mul(shape[i] - 1, strides[i], what);
+    }
+    (void)checked_mul(r.rows, r.cols, what);
     // Walk the leading dimensions outer to inner: each one must step exactly
     // over the next (stride[outer] == stride[inner] * size[inner]).
     bool have_prev = false;
     index_t prev_stride = 0;
     for (std::size_t i = 0; i + 1 < shape.size(); ++i) {
         if (shape[i] == 1) continue;
-        if (have_prev && prev_stride != strides[i] * shape[i]) {
+        if (have_prev && prev_stride != checked_mul(strides[i], shape[i], what)) {
             throw shape_error(std::string(what) + " has shape " + format_dims(shape) + " and strides " +
                               format_dims(strides) +
                               " (elements): its leading dimensions cannot be merged into one token index; make it "

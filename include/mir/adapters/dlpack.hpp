@@ -168,12 +168,12 @@ public:
     explicit dlpack_tensor(dlpack::managed_tensor_versioned* t) : owned_(t) { validate(); }
 
     dlpack_tensor(dlpack_tensor&& o) noexcept
-        : owned_(std::exchange(o.owned_, std::monostate{})), rows_(o.rows_) {}
+        : owned_(std::exchange(o.owned_, std::monostate{})), rows_(std::exchange(o.rows_, any_strided_rows{})) {}
     dlpack_tensor& operator=(dlpack_tensor&& o) noexcept {
         if (this != &o) {
             reset();
             owned_ = std::exchange(o.owned_, std::monostate{});
-            rows_ = o.rows_;
+            rows_ = std::exchange(o.rows_, any_strided_rows{});
         }
         return *this;
     }

@@ -2,8 +2,14 @@
 // hook (libtorch, llama.cpp's eval callback, a dump reader) pushes each
 // layer's output as it appears, in any tensor type with a tensor_adapter,
 // and the sink feeds the multi-layer accumulator. The model never holds all
-// layers; the sink holds the accumulator's state (O(d²) per chosen layer
-// plus one norm per row) and one copy block at most.
+// layers. The sink holds the accumulator's state: per chosen layer and
+// modality the d × d moments, one norm per row, a few outlier candidates
+// and, under replace-median, the rows for the median — all of them by
+// default (median_mode::keep_rows: exact, memory growing with the samples
+// like the official code's), or a bounded reservoir (median_mode::reservoir:
+// flagged as an estimate once a modality outgrows it). For long runs on
+// large models choose the reservoir, or the none/drop policies, which keep
+// no rows (docs/api.md). Plus one copy block for tensors not read in place.
 //
 //     mir::hidden_state_sink sink(K + 1, d);
 //     for (sample : data) {
@@ -97,6 +103,19 @@ public:
         std::fill(pushed_.begin(), pushed_.end(), 0);
         std::fill(split_.begin(), split_.end(), false);
         open_ = true;
+        added_ = false;
+    }
+
+    /// Abandons the open sample (say, its forward pass failed). Allowed
+    /// while none of its rows has been added; otherwise those rows cannot be
+    /// taken back, so the sink marks itself failed and throws.
+    void abort_sample() {
+        if (!open_) throw argument_error("abort_sample() without begin_sample()");
+        open_ = false;
+        if (added_) {
+            if (!failed_) failed_ = where() + " was aborted after some of its rows had been added";
+            throw argument_error("hidden_state_sink cannot go on: " + *failed_);
+        }
     }
 
     /// All rows of layer `layer` of the current sample (token positions
@@ -238,11 +257,18 @@ private:
     // in already, so the sink is marked failed before the error goes on.
     template <class Fn>
     void guarded(const std::string& ctx, Fn&& fn) {
+        added_ = true;
         try {
             fn();
         } catch (const error& e) {
             failed_ = ctx + ": " + e.what();
             detail::rethrow_with_prefix(ctx + ": ");
+        } catch (const std::exception& e) {  // bad_alloc, …: same state, same rule
+            failed_ = ctx + ": " + e.what();
+            throw;
+        } catch (...) {
+            failed_ = ctx + ": unknown exception";
+            throw;
         }
     }
 
@@ -252,6 +278,7 @@ private:
     std::vector<bool> split_;      // pushed with push_split in the open sample
     index_t samples_ = 0;
     bool open_ = false;
+    bool added_ = false;  // some row of the open sample reached the accumulator
     std::optional<std::string> failed_;
 };
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <concepts>
+#include <type_traits>
 
 #include "mir/element.hpp"
 #include "mir/metric/accumulator.hpp"
@@ -36,8 +37,9 @@ concept hidden_state_source = requires(S& s, const S& cs, hidden_state_sink& sin
 
 /// Feeds every sample of `source` through a hidden_state_sink and returns
 /// MIR over the chosen layers (accumulator_options::layers, default 1..K).
-template <hidden_state_source S>
-[[nodiscard]] mir_result compute_mir(S& source, const accumulator_options& opt = {}) {
+template <class S>
+    requires hidden_state_source<std::remove_cvref_t<S>>
+[[nodiscard]] mir_result compute_mir(S&& source, const accumulator_options& opt = {}) {
     hidden_state_sink sink(static_cast<int>(source.num_indices()), static_cast<index_t>(source.hidden_size()), opt);
     const auto n = static_cast<index_t>(source.num_samples());
     for (index_t i = 0; i < n; ++i) source.feed_sample(i, sink);

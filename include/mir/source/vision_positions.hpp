@@ -38,8 +38,16 @@ public:
         return p;
     }
     template <mask_element M>
-    [[nodiscard]] static vision_positions from_mask(const std::vector<M>& mask) {
+    [[nodiscard]] static vision_positions from_mask(std::span<M> mask) {
         return from_mask(std::span<const M>(mask));
+    }
+    [[nodiscard]] static vision_positions from_mask(const std::vector<std::uint8_t>& mask) {
+        return from_mask(std::span<const std::uint8_t>(mask));
+    }
+    /// std::vector<bool> is bit-packed (no span of it): copied to bytes.
+    [[nodiscard]] static vision_positions from_mask(const std::vector<bool>& mask) {
+        const std::vector<std::uint8_t> bytes(mask.begin(), mask.end());
+        return from_mask(std::span<const std::uint8_t>(bytes));
     }
 
     /// Vision ranges [begin, end), sorted and disjoint (adjacent ones are
