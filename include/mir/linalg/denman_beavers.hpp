@@ -44,12 +44,9 @@ template <class Real>
     using M = detail::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
-    const double c = detail::normalization_constant<Real>(a, sqrt_normalization::frobenius);
-    if (d == 0 || c == 0.0) {
-        out.sqrt = M::Zero(d, d);
-        out.status = sqrt_status::converged;
-        return out;
-    }
+    out.status = sqrt_status::converged;
+    const double c = detail::normalize_or_zero<Real>(a, sqrt_normalization::frobenius, out);
+    if (c == 0.0) return out;
     M y = a / static_cast<Real>(c);
     M z = M::Identity(d, d);
     M e, yi, zi;

@@ -53,11 +53,8 @@ template <class Real>
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
     out.status = sqrt_status::converged;
-    const double c = detail::normalization_constant<Real>(a, norm);
-    if (d == 0 || c == 0.0) {  // the zero matrix is its own square root
-        out.sqrt = M::Zero(d, d);
-        return out;
-    }
+    const double c = detail::normalize_or_zero<Real>(a, norm, out);
+    if (c == 0.0) return out;  // the zero matrix is its own square root
     M y = a / static_cast<Real>(c);
     M z = M::Identity(d, d);
     M e, t;

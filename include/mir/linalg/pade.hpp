@@ -60,11 +60,8 @@ template <class Real>
     using M = detail::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
-    const double c = detail::normalization_constant<Real>(a, sqrt_normalization::frobenius);
-    if (d == 0 || c == 0.0) {
-        out.sqrt = M::Zero(d, d);
-        return out;
-    }
+    const double c = detail::normalize_or_zero<Real>(a, sqrt_normalization::frobenius, out);
+    if (c == 0.0) return out;
     const auto [p, q] = sqrt_pade_coefficients(std::max(m, 0), std::max(n, 0));
     const M x = a / static_cast<Real>(c);
     M zm = -x;

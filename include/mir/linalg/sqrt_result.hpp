@@ -117,6 +117,17 @@ template <class Real>
     return std::isfinite(c) && c > 0.0 ? c : 0.0;
 }
 
+/// The normalisation constant c of A for the methods that iterate on or
+/// expand A/c. A zero (or empty, or non-finite) A gives c = 0: it is its own
+/// square root, written into out.sqrt, and the caller returns `out` as is.
+template <class Real>
+[[nodiscard]] double normalize_or_zero(const Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic>& a,
+                                       sqrt_normalization n, matrix_sqrt_result<Real>& out) {
+    const double c = normalization_constant<Real>(a, n);
+    if (c == 0.0) out.sqrt.setZero(a.rows(), a.rows());
+    return c;
+}
+
 /// The stopping rule and best-iterate bookkeeping of the coupled iterations
 /// (Newton–Schulz, Denman–Beavers): record each iterate's residual, keep the
 /// iterate with the smallest one, and stop on the tolerance, on `patience`

@@ -61,13 +61,9 @@ double square_residual(const matrix<Real>& s, const matrix<Real>& x) {
 template <class Real>
 [[nodiscard]] matrix_sqrt_result<Real> taylor_sqrt(const detail::matrix<Real>& a, int degree = 10) {
     using M = detail::matrix<Real>;
-    const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
-    const double c = detail::normalization_constant<Real>(a, sqrt_normalization::frobenius);
-    if (d == 0 || c == 0.0) {
-        out.sqrt = M::Zero(d, d);
-        return out;
-    }
+    const double c = detail::normalize_or_zero<Real>(a, sqrt_normalization::frobenius, out);
+    if (c == 0.0) return out;
     const M x = a / static_cast<Real>(c);
     M zm = -x;
     zm.diagonal().array() += Real(1);
