@@ -22,7 +22,7 @@
 //                                   opt-in: xtensor.hpp, dlpack.hpp, libtorch.hpp
 //   feeding MIR from a model         mir/source/sink.hpp (hidden_state_sink), source.hpp
 //                                   (hidden_state_source, compute_mir), vision_positions.hpp,
-//                                   tensor_layer.hpp; dump files: mir/io/dump_source.hpp
+//                                   tensor_layer.hpp; dump files: mir/source/dump_source.hpp (needs mir::io)
 #pragma once
 
 #include "mir/adapters/adapter.hpp"

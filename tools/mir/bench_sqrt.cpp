@@ -2,7 +2,7 @@
 // over sizes, condition numbers, rank deficiency and precisions.
 #include "bench_sqrt.hpp"
 
-#include <mir/io/dump.hpp>
+#include <mir/source/dump.hpp>
 #include <mir/mir.hpp>
 #include <nlohmann/json.hpp>
 
@@ -281,13 +281,13 @@ bench_case make_rank_deficient_case(index_t d, unsigned seed) {
 /// The two α-scaled covariances of one layer of a dump (replace-median
 /// outliers, as `mir compute` by default).
 bench_case make_dump_case(const std::string& path, int layer) {
-    const std::vector<std::filesystem::path> files = io::expand_inputs({std::filesystem::path(path)});
+    const std::vector<std::filesystem::path> files = expand_inputs({std::filesystem::path(path)});
     if (files.empty()) throw file_error(path + ": no dump files");
     std::vector<double> vis, txt;
     index_t d = 0;
     int k = layer;
     for (const auto& f : files) {
-        const io::dump_file file = io::dump_file::open(f);
+        const dump_file file = dump_file::open(f);
         if (k < 0) k = file.num_indices() - 1;
         d = file.hidden_size();
         file.visit_layer(k, [&](bool is_vision, const auto& rows) {

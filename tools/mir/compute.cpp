@@ -1,6 +1,6 @@
 #include "compute.hpp"
 
-#include <mir/io/dump.hpp>
+#include <mir/source/dump.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -94,7 +94,7 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
 
 int run_compute(const compute_options& o) {
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = io::dump_source::open(inputs);
+    const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
     const bool progress = !o.quiet && isatty(STDERR_FILENO);
     const bool json_stdout = o.json == "-";

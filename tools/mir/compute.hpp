@@ -1,7 +1,7 @@
 // tools/mir/compute.hpp — `mir compute`: dump files in, MIR out.
 #pragma once
 
-#include <mir/io/dump_source.hpp>
+#include <mir/source/dump_source.hpp>
 #include <mir/mir.hpp>
 
 #include <filesystem>
@@ -23,7 +23,7 @@ struct compute_options {
 };
 
 /// What the files hold (opened and checked consistent across files).
-using dump_summary = io::dump_source;
+using dump_summary = dump_source;
 
 /// One layer, exact, in memory independent of the number of files.
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);

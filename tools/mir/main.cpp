@@ -1,5 +1,6 @@
 // tools/mir/main.cpp — the `mir` program: compute, synth, inspect.
-#include <mir/io/dump.hpp>
+#include <mir/io/tensor_file.hpp>
+#include <mir/source/dump.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -40,26 +41,16 @@ void use_fast_blas_kernels(char** argv) {
 int run_inspect(const std::vector<std::string>& inputs) {
     std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
     int status = 0;
-    for (const auto& f : mir::io::expand_inputs(paths)) {
+    for (const auto& f : mir::expand_inputs(paths)) {
         std::printf("%s\n", f.string().c_str());
-        std::vector<mir::io::tensor_view> tensors;
-        std::optional<mir::io::safetensors_file> st;
-        std::vector<std::pair<std::string, mir::io::npy_array>> arrays;
-        if (f.extension() == ".npz") {
-            const auto z = mir::io::npz_file::open(f);
-            for (const auto& n : z.names()) arrays.emplace_back(n, z.read(n));
-            for (const auto& [n, a] : arrays) tensors.push_back(a.view(n));
-        } else {
-            st = mir::io::safetensors_file::open(f);
-            tensors = st->tensors();
-        }
-        for (const auto& t : tensors) {
+        auto file = mir::io::tensor_file::open(f);
+        for (const auto& t : file.tensors()) {
             std::string shape;
             for (std::size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
             std::printf("  %-24s %-5s [%s]\n", t.name.c_str(), std::string(to_string(t.dtype)).c_str(), shape.c_str());
         }
         try {
-            const auto d = mir::io::dump_file::open(f);
+            const auto d = mir::dump_file::open(std::move(file));
             std::printf("  layout: %s; %d hidden-state indices (K = %d), hidden size %td, %td vision + %td text rows per layer\n",
                         std::string(to_string(d.layout())).c_str(), d.num_indices(), d.num_indices() - 1,
                         d.hidden_size(), d.vision_rows(), d.text_rows());

@@ -1,6 +1,6 @@
 #include "moca_init.hpp"
 
-#include <mir/io/dump.hpp>
+#include <mir/source/dump.hpp>
 #include <mir/mir.hpp>
 #include <mir/moca/checkpoint.hpp>
 #include <nlohmann/json.hpp>
@@ -71,7 +71,7 @@ int run_moca_init(const moca_init_options& o) {
     const outlier_policy policy = parse_outlier_policy(o.policy);
     const io::file_dtype dt = o.dtype == "bf16" ? io::file_dtype::bf16 : o.dtype == "f16" ? io::file_dtype::f16 : io::file_dtype::f32;
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = io::dump_source::open(inputs);
+    const dump_summary d = dump_source::open(inputs);
     const int k = d.num_indices() - 1;  // decoder layers
     if (k < 1) {
         throw file_error(d.files().front().string() + ": " + std::to_string(d.num_indices()) +

@@ -17,6 +17,7 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/mask.hpp"
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
 #include "mir/stats/scale.hpp"
@@ -36,24 +37,6 @@ struct accumulator_options {
     /// embeddings, excluded as in the official code).
     std::vector<int> layers;
 };
-
-/// Accepted vision-mask element types (numpy bool and uint8 are one byte).
-template <class M>
-concept mask_element = std::same_as<M, bool> || std::same_as<M, std::uint8_t>;
-
-/// Maximal runs [begin, end) of equal mask values; callback(begin, end, is_vision).
-template <mask_element M, class Fn>
-void for_each_mask_run(std::span<const M> mask, Fn&& fn) {
-    index_t begin = 0;
-    const auto n = static_cast<index_t>(mask.size());
-    for (index_t i = 1; i <= n; ++i) {
-        if (i == n || static_cast<bool>(mask[static_cast<std::size_t>(i)]) !=
-                          static_cast<bool>(mask[static_cast<std::size_t>(begin)])) {
-            fn(begin, i, static_cast<bool>(mask[static_cast<std::size_t>(begin)]));
-            begin = i;
-        }
-    }
-}
 
 /// The accumulator in a fixed accumulation type; see mir_accumulator.
 template <accumulator_type Acc>
