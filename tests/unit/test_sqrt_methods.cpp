@@ -199,7 +199,7 @@ TEST_CASE("sqrt methods: singular and rank-deficient inputs never give NaN", "[s
     for (auto m : {mir::sqrt_method::newton_schulz, mir::sqrt_method::denman_beavers, mir::sqrt_method::pade,
                    mir::sqrt_method::taylor}) {
         for (auto form : {mir::sqrt_form::symmetric, mir::sqrt_form::product}) {
-            for (auto p : {mir::sqrt_precision::fp64, mir::sqrt_precision::fp32}) {
+            for (auto p : {mir::precision::fp64, mir::precision::fp32}) {
                 CAPTURE(mir::to_string(m), mir::to_string(form), mir::to_string(p));
                 mir::sqrt_options o(m);
                 o.form = form;
@@ -210,7 +210,7 @@ TEST_CASE("sqrt methods: singular and rank-deficient inputs never give NaN", "[s
                 CHECK(r.value >= 0);
                 if (mir::is_iterative(m) && form == mir::sqrt_form::symmetric) {
                     // The rank-revealing symmetric form removes the null space.
-                    CHECK(rel(r.value, exact) <= (p == mir::sqrt_precision::fp64 ? 1e-10 : 1e-4));
+                    CHECK(rel(r.value, exact) <= (p == mir::precision::fp64 ? 1e-10 : 1e-4));
                 }
             }
         }
@@ -236,7 +236,7 @@ TEST_CASE("newton-schulz fp32 reaches its floor without diverging", "[sqrt_metho
         const Eigen::MatrixXd s1 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 21), mir_test::log_spectrum(d, kappa));
         const Eigen::MatrixXd s2 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 22), mir_test::log_spectrum(d, kappa));
         mir::sqrt_options o(mir::sqrt_method::newton_schulz);
-        o.precision = mir::sqrt_precision::fp32;
+        o.precision = mir::precision::fp32;
         o.max_iter = 1000;
         const auto r = mir::trace_sqrt_product(s1, s2, o);
         CHECK(std::isfinite(r.value));

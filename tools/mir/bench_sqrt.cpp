@@ -120,7 +120,7 @@ std::vector<variant> variants(bool full) {
     v.push_back({"exact", sqrt_options(sqrt_method::exact), false});
     v.push_back({"reference-fast", sqrt_options(sqrt_method::reference_fast), false});
     v.push_back({"official-literal/fp32", sqrt_options(sqrt_method::reference_fast), true});
-    const auto add = [&](sqrt_method m, sqrt_form f, sqrt_precision p, const std::string& extra = "",
+    const auto add = [&](sqrt_method m, sqrt_form f, precision p, const std::string& extra = "",
                          sqrt_normalization n = sqrt_normalization::frobenius, bool scaling = true) {
         sqrt_options o(m);
         o.form = f;
@@ -132,7 +132,7 @@ std::vector<variant> variants(bool full) {
         label += extra + "/" + std::string(to_string(p));
         v.push_back({label, o, false});
     };
-    for (auto p : {sqrt_precision::fp64, sqrt_precision::fp32}) {
+    for (auto p : {precision::fp64, precision::fp32}) {
         add(sqrt_method::newton_schulz, sqrt_form::symmetric, p);
         add(sqrt_method::newton_schulz, sqrt_form::product, p);
         add(sqrt_method::denman_beavers, sqrt_form::symmetric, p);
@@ -544,7 +544,7 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
             if (o.full || !o.dims.empty() || d <= 512) return every();
             std::vector<const variant*> w;
             for (const auto& v : all) {
-                if (v.official || v.opt.precision == sqrt_precision::fp64) w.push_back(&v);
+                if (v.official || v.opt.precision == precision::fp64) w.push_back(&v);
             }
             return w;
         };

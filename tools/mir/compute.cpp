@@ -20,7 +20,7 @@ namespace mir::tool {
 
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt) {
     const auto replay = [&](auto&& sink) { d.replay_layer(layer, sink); };
-    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, d.hidden_size(), opt);
+    if (opt.precision == precision::fp32) return compute_layer_multipass<float>(replay, d.hidden_size(), opt);
     return compute_layer_multipass<double>(replay, d.hidden_size(), opt);
 }
 
@@ -28,7 +28,7 @@ namespace {
 
 std::string describe_method(const compute_options& o) {
     return std::string(to_string(o.sqrt.method)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
-           (o.precision == accumulation::fp64 ? "fp64" : "fp32") + " accumulation";
+           (o.precision == precision::fp64 ? "fp64" : "fp32") + " accumulation";
 }
 
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
@@ -60,7 +60,7 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
         j["sqrt_max_iter"] = o.sqrt.max_iter;
     }
     j["outliers"] = std::string(to_string(o.policy));
-    j["precision"] = o.precision == accumulation::fp64 ? "fp64" : "fp32";
+    j["precision"] = o.precision == precision::fp64 ? "fp64" : "fp32";
     j["hidden_size"] = d.hidden_size();
     j["files"] = d.files().size();
     j["fid_sum"] = r.fid_sum;

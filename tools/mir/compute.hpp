@@ -15,7 +15,7 @@ struct compute_options {
     std::string layers = "default";
     outlier_policy policy = outlier_policy::replace_median;
     sqrt_options sqrt;  // method, tolerance, iteration limit
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     std::string json;  // "" = none, "-" = stdout
     std::string plot;  // "" = none
     int threads = 1;

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
         if (*compute) {
             co.policy = mir::parse_outlier_policy(policy);
             co.sqrt.method = mir::parse_sqrt_method(sqrt);
-            co.precision = precision == "fp32" ? mir::accumulation::fp32 : mir::accumulation::fp64;
+            co.precision = precision == "fp32" ? mir::precision::fp32 : mir::precision::fp64;
             return mir::tool::run_compute(co);
         }
         if (*synth) {

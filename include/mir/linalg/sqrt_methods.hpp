@@ -21,7 +21,7 @@
 //       only.
 //   product  A = S1 S2 (d × d, non-symmetric): what most implementations
 //       iterate on; kept to measure what it costs in accuracy.
-// The form is built in double; sqrt_precision::fp32 runs the iteration
+// The form is built in double; precision::fp32 runs the iteration
 // (or the approximant) in float.
 #pragma once
 
@@ -33,6 +33,7 @@
 
 #include "mir/detail/blas.hpp"
 #include "mir/error.hpp"
+#include "mir/precision.hpp"
 #include "mir/linalg/denman_beavers.hpp"
 #include "mir/linalg/newton_schulz.hpp"
 #include "mir/linalg/pade.hpp"
@@ -49,11 +50,6 @@ constexpr std::string_view to_string(sqrt_form f) noexcept {
     return f == sqrt_form::symmetric ? "symmetric" : "product";
 }
 
-/// The scalar type of an approximate method's iteration.
-enum class sqrt_precision { fp64, fp32 };
-
-constexpr std::string_view to_string(sqrt_precision p) noexcept { return p == sqrt_precision::fp64 ? "fp64" : "fp32"; }
-
 /// How to obtain Tr (S1 S2)^{1/2}. Converts implicitly from a sqrt_method
 /// (every other field at its default).
 struct sqrt_options {
@@ -62,7 +58,7 @@ struct sqrt_options {
     int max_iter = 100; ///< iterative methods: the most iterations
     sqrt_normalization normalization = sqrt_normalization::frobenius;  ///< Newton–Schulz only
     sqrt_form form = sqrt_form::symmetric;
-    sqrt_precision precision = sqrt_precision::fp64;
+    mir::precision precision = mir::precision::fp64;
     bool scaling = true;  ///< Denman–Beavers: determinantal scaling
     int degree = 0;       ///< Taylor degree K (default 10); Padé [m/m] with m = degree (default 5)
 
@@ -154,7 +150,7 @@ template <class Real>
         out.residual = r.residual;
         out.status = r.status;
     };
-    if (o.precision == sqrt_precision::fp32) {
+    if (o.precision == precision::fp32) {
         take(approximate_sqrt<float>(a.cast<float>(), o));
     } else {
         take(approximate_sqrt<double>(a, o));

@@ -15,7 +15,6 @@
 #include <Eigen/Core>
 
 #include <cmath>
-#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -23,49 +22,9 @@
 #include "mir/element.hpp"
 #include "mir/error.hpp"
 #include "mir/linalg/eigenvalues.hpp"
+#include "mir/linalg/sqrt_catalogue.hpp"
 
 namespace mir {
-
-/// How the Fréchet distance obtains its trace square root term. The
-/// approximate methods live in mir/linalg/sqrt_methods.hpp (one header
-/// each); the official loop's literal float32 emulation is deliberately
-/// not a method (mir/linalg/official_loop.hpp, benchmark only).
-enum class sqrt_method {
-    exact,           ///< Σ √λ(S1 S2), eigenvalues of the symmetric similar form (default)
-    reference_fast,  ///< Tr(S1 S2): what the official "fast" loop returns in exact arithmetic (SPEC §3)
-    newton_schulz,   ///< coupled Newton–Schulz iteration (SPEC §4), mir/linalg/newton_schulz.hpp
-    denman_beavers,  ///< scaled Denman–Beavers iteration, mir/linalg/denman_beavers.hpp
-    pade,            ///< [m/n] matrix Padé approximant (Song et al. 2022), mir/linalg/pade.hpp
-    taylor,          ///< matrix Taylor polynomial (Song et al. 2022), mir/linalg/taylor.hpp
-};
-
-constexpr std::string_view to_string(sqrt_method m) noexcept {
-    switch (m) {
-        case sqrt_method::exact: return "exact";
-        case sqrt_method::reference_fast: return "reference-fast";
-        case sqrt_method::newton_schulz: return "newton-schulz";
-        case sqrt_method::denman_beavers: return "denman-beavers";
-        case sqrt_method::pade: return "pade";
-        case sqrt_method::taylor: return "taylor";
-    }
-    return "?";
-}
-
-/// Parses the spellings of to_string: exact, newton-schulz, denman-beavers,
-/// pade, taylor, reference-fast.
-[[nodiscard]] inline sqrt_method parse_sqrt_method(std::string_view s) {
-    for (auto m : {sqrt_method::exact, sqrt_method::newton_schulz, sqrt_method::denman_beavers, sqrt_method::pade,
-                   sqrt_method::taylor, sqrt_method::reference_fast}) {
-        if (s == to_string(m)) return m;
-    }
-    throw argument_error("unknown square-root method '" + std::string(s) +
-                         "' (expected exact, newton-schulz, denman-beavers, pade, taylor or reference-fast)");
-}
-
-/// True for the methods that iterate to a tolerance (and report iterations).
-constexpr bool is_iterative(sqrt_method m) noexcept {
-    return m == sqrt_method::newton_schulz || m == sqrt_method::denman_beavers;
-}
 
 /// Which route trace_sqrt_product took.
 enum class trace_sqrt_route {

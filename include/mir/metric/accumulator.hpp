@@ -28,7 +28,7 @@ namespace mir {
 /// Options of the multi-layer accumulator.
 struct accumulator_options {
     outlier_policy policy = outlier_policy::replace_median;
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     sqrt_options sqrt = sqrt_method::exact;
     median_mode median = median_mode::keep_rows;
     index_t reservoir_rows = 4096;
@@ -216,7 +216,7 @@ public:
 private:
     using variant = std::variant<basic_mir_accumulator<double>, basic_mir_accumulator<float>>;
     static variant make(int k, index_t d, const accumulator_options& opt) {
-        if (opt.precision == accumulation::fp32) return basic_mir_accumulator<float>(k, d, opt);
+        if (opt.precision == precision::fp32) return basic_mir_accumulator<float>(k, d, opt);
         return basic_mir_accumulator<double>(k, d, opt);
     }
     variant impl_;

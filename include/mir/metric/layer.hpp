@@ -21,7 +21,7 @@ namespace mir {
 /// Options of the per-layer pipeline.
 struct layer_options {
     outlier_policy policy = outlier_policy::replace_median;
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     sqrt_options sqrt = sqrt_method::exact;  ///< method and its controls (assign a sqrt_method for the defaults)
     int layer = -1;  ///< hidden-state index, for results and error messages
 };
@@ -96,7 +96,7 @@ layer_result compute_layer_impl(const row_view<TV>& vision, const row_view<TT>& 
 template <element TV, element TT>
 [[nodiscard]] layer_result compute_layer(const row_view<TV>& vision, const row_view<TT>& text,
                                          const layer_options& opt = {}) {
-    if (opt.precision == accumulation::fp32) return detail::compute_layer_impl<float>(vision, text, opt);
+    if (opt.precision == precision::fp32) return detail::compute_layer_impl<float>(vision, text, opt);
     return detail::compute_layer_impl<double>(vision, text, opt);
 }
 

@@ -19,12 +19,9 @@
 #include "mir/detail/blas.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/precision.hpp"
 
 namespace mir {
-
-/// How statistics are accumulated: fp64 (default, exact to rounding) or
-/// fp32 (faster rank-k updates; the final statistics are still fp64).
-enum class accumulation { fp64, fp32 };
 
 /// Streaming moments of d-dimensional rows in accumulation type Acc.
 template <accumulator_type Acc = double>

@@ -1,0 +1,27 @@
+// mir/precision.hpp — the one precision switch: the scalar type in which
+// statistics are accumulated and approximate square roots iterate. Final
+// statistics and results are always fp64.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "mir/error.hpp"
+
+namespace mir {
+
+enum class precision {
+    fp64,  ///< double (default: exact to rounding)
+    fp32,  ///< float (faster rank-k updates and GEMMs)
+};
+
+constexpr std::string_view to_string(precision p) noexcept { return p == precision::fp64 ? "fp64" : "fp32"; }
+
+/// Parses "fp64" or "fp32".
+[[nodiscard]] inline precision parse_precision(std::string_view s) {
+    if (s == "fp64") return precision::fp64;
+    if (s == "fp32") return precision::fp32;
+    throw argument_error("unknown precision '" + std::string(s) + "' (expected fp64 or fp32)");
+}
+
+}  // namespace mir
