@@ -65,7 +65,7 @@ Eigen::VectorXd log_spectrum(index_t d, double kappa) {
 Eigen::MatrixXd with_spectrum(const Eigen::MatrixXd& q, const Eigen::VectorXd& lambda) {
     const Eigen::MatrixXd w = q * lambda.asDiagonal();
     Eigen::MatrixXd s;
-    detail::gemm<double>(w, q, s, 1.0, 0.0, false, true);
+    backend::active::gemm<double>(w, q, s, 1.0, 0.0, false, true);
     return (0.5 * (s + s.transpose())).eval();
 }
 
@@ -191,7 +191,7 @@ row run_one(const bench_case& c, const variant& v) {
             res.status = o.status;
         });
     } else {
-        r.seconds = time_min([&] { res = trace_sqrt_product(c.s1, c.s2, v.opt); });
+        r.seconds = time_min([&] { res = trace_sqrt_with(c.s1, c.s2, v.opt); });
     }
     r.value = res.value;
     r.iterations = res.iterations;
@@ -259,12 +259,12 @@ bench_case make_rank_deficient_case(index_t d, unsigned seed) {
         Eigen::MatrixXd f = gaussian(n, d, rng) * scale.asDiagonal();
         const Eigen::MatrixXd q = random_orthogonal(d, rng);
         Eigen::MatrixXd fq;
-        detail::gemm<double>(f, q, fq, 1.0, 0.0, false, true);
+        backend::active::gemm<double>(f, q, fq, 1.0, 0.0, false, true);
         return (fq / std::sqrt(static_cast<double>(n))).eval();
     };
     const Eigen::MatrixXd f1 = factor(c.rows1), f2 = factor(c.rows2);
-    detail::gemm<double>(f1, f1, c.s1, 1.0, 0.0, true, false);
-    detail::gemm<double>(f2, f2, c.s2, 1.0, 0.0, true, false);
+    backend::active::gemm<double>(f1, f1, c.s1, 1.0, 0.0, true, false);
+    backend::active::gemm<double>(f2, f2, c.s2, 1.0, 0.0, true, false);
     // Reference: the small-side problem F1 S2 F1ᵀ (n1 × n1), full rank.
     if (d <= 256) {
         const ld_matrix f = f1.cast<long double>();
@@ -497,7 +497,7 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
     if (!o.replot.empty()) {
         std::filesystem::create_directories(o.out);
         write_plots(read_csv(o.replot), o.out,
-                    std::string("BLAS ") + detail::blas_kernel_name() + ", " + std::to_string(o.blas_threads) + " thread(s)");
+                    std::string("BLAS ") + backend::active::name() + ", " + std::to_string(o.blas_threads) + " thread(s)");
         return 0;
     }
 #if MIR_USE_LAPACK && defined(OPENBLAS_VERSION)
@@ -506,7 +506,7 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
     const auto t_start = clock_type::now();
     const std::filesystem::path dir(o.out);
     std::filesystem::create_directories(dir);
-    const std::string machine = std::string("BLAS ") + detail::blas_kernel_name() + ", " +
+    const std::string machine = std::string("BLAS ") + backend::active::name() + ", " +
                                 std::to_string(o.blas_threads) + " thread(s)";
     const std::vector<variant> all = variants(o.full);
 
@@ -598,7 +598,7 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
     }
     const double elapsed = std::chrono::duration<double>(clock_type::now() - t_start).count();
     nlohmann::ordered_json doc;
-    doc["blas"] = detail::blas_kernel_name();
+    doc["blas"] = backend::active::name();
     doc["blas_threads"] = o.blas_threads;
     doc["full"] = o.full;
     doc["from_dump"] = o.from_dump;

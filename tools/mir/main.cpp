@@ -27,7 +27,7 @@ namespace {
 void use_fast_blas_kernels(char** argv) {
 #if MIR_USE_LAPACK && defined(__x86_64__)
     if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-    if (std::strcmp(mir::detail::blas_kernel_name(), "Prescott") != 0) return;
+    if (std::strcmp(mir::backend::active::name(), "Prescott") != 0) return;
     __builtin_cpu_init();
     const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
     if (core == nullptr) return;

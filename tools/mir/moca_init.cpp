@@ -34,8 +34,8 @@ struct layer_row {
 };
 
 // (u, v) as the checkpoint stores them.
-moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
-    moca::layer r = p;
+moca::layer_calibration rounded(const moca::layer_calibration& p, io::file_dtype dt) {
+    moca::layer_calibration r = p;
     for (Eigen::VectorXd* x : {&r.scale, &r.shift}) {
         for (index_t j = 0; j < x->size(); ++j) {
             const auto f = static_cast<float>((*x)[j]);
@@ -50,13 +50,13 @@ moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
 layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt) {
     const int index = moca::calibration::hidden_state_index(layer);
     const auto replay = [&](auto&& sink) { d.replay_layer(index, sink); };
-    const moca::layer_statistics s = moca::compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
+    const layer_statistics s = compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
     layer_row r;
     r.layer = layer;
     r.match = moca::moment_match(s);
     r.vision_outliers = s.vision.outliers;
     r.text_outliers = s.text.outliers;
-    const moca::layer stored = rounded(r.match.params, dt);
+    const moca::layer_calibration stored = rounded(r.match.params, dt);
     r.fid_after_stored = frechet_distance_terms(moca::apply_affine(s.vision.gaussian, stored), s.text.gaussian)
                              .scaled(s.alpha * s.alpha)
                              .value();

@@ -20,6 +20,8 @@
 #include "mir/mask.hpp"
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
+#include "mir/precision.hpp"
+#include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/scale.hpp"
 #include "mir/stats/streaming.hpp"
 
@@ -92,9 +94,9 @@ public:
     void add(int layer, const row_view<T>& rows, std::span<const M> vision_mask) {
         check_layer(layer);
         if (static_cast<index_t>(vision_mask.size()) != rows.rows) {
-            throw shape_error("layer " + std::to_string(layer) + ": the vision mask has " +
-                              std::to_string(vision_mask.size()) + " entries for " + std::to_string(rows.rows) +
-                              " tokens");
+            throw shape_error("the vision mask has " + std::to_string(vision_mask.size()) + " entries for " +
+                                  std::to_string(rows.rows) + " tokens",
+                              error_context{"", "", -1, layer});
         }
         if (!wants(layer)) return;
         auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
@@ -123,8 +125,9 @@ public:
         (is_vision ? l.vision : l.text).add(rows, row_context{layer, is_vision ? "vision" : "text", 0});
     }
 
-    /// The result of one chosen layer so far.
-    [[nodiscard]] layer_result finalize_layer(int layer) const {
+    /// The statistics of one chosen layer so far (what MoCa's initialiser
+    /// and the Fréchet layer consume).
+    [[nodiscard]] layer_statistics statistics(int layer) const {
         check_layer(layer);
         if (!wants(layer)) {
             throw argument_error("mir_accumulator: layer " + std::to_string(layer) + " is not among the chosen layers");
@@ -133,9 +136,16 @@ public:
         const row_context vctx{layer, "vision", 0}, tctx{layer, "text", 0};
         detail::require_rows(l.vision.rows(), 2, vctx, "rows given");
         detail::require_rows(l.text.rows(), 2, tctx, "rows given");
-        const double alpha = text_centric_scale(l.text.norms());
-        return detail::combine_layer(layer, alpha, l.vision.finalize(vctx), l.text.finalize(tctx), opt_.sqrt);
+        layer_statistics s;
+        s.layer = layer;
+        s.alpha = text_centric_scale(l.text.norms());
+        s.vision = l.vision.finalize(vctx);
+        s.text = l.text.finalize(tctx);
+        return s;
     }
+
+    /// The result of one chosen layer so far.
+    [[nodiscard]] layer_result finalize_layer(int layer) const { return compute_layer(statistics(layer), opt_.sqrt); }
 
     /// MIR over the chosen layers.
     [[nodiscard]] mir_result finalize() const {
@@ -203,6 +213,9 @@ public:
     [[nodiscard]] index_t hidden_size() const {
         return std::visit([](const auto& a) { return a.hidden_size(); }, impl_);
     }
+    [[nodiscard]] layer_statistics statistics(int layer) const {
+        return std::visit([&](const auto& a) { return a.statistics(layer); }, impl_);
+    }
     [[nodiscard]] layer_result finalize_layer(int layer) const {
         return std::visit([&](const auto& a) { return a.finalize_layer(layer); }, impl_);
     }
@@ -216,8 +229,7 @@ public:
 private:
     using variant = std::variant<basic_mir_accumulator<double>, basic_mir_accumulator<float>>;
     static variant make(int k, index_t d, const accumulator_options& opt) {
-        if (opt.precision == precision::fp32) return basic_mir_accumulator<float>(k, d, opt);
-        return basic_mir_accumulator<double>(k, d, opt);
+        return with_precision(opt.precision, [&]<class Acc>() { return variant(basic_mir_accumulator<Acc>(k, d, opt)); });
     }
     variant impl_;
 };

@@ -79,8 +79,9 @@ public:
                 }
             }
             sink.end_sample();
-        } catch (const error&) {
-            mir::detail::rethrow_with_prefix(path.string() + ": ");
+        } catch (error& e) {
+            e.in_file(path.string());
+            throw;
         }
     }
 
@@ -93,8 +94,9 @@ public:
             const dump_file f = dump_file::open(path);
             try {
                 f.visit_layer(k, sink);
-            } catch (const non_finite_error& e) {
-                throw non_finite_error(path.string() + ": " + e.what() + " (rows counted across the files so far)");
+            } catch (non_finite_error& e) {
+                e.in_file(path.string());  // its row index counts rows across the files so far
+                throw;
             }
         }
     }
