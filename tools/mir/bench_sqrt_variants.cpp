@@ -39,9 +39,9 @@ std::vector<variant> variants(bool full) {
             if (m.iterative) v.push_back(make(m.method, sqrt_form::product, p));
         }
         if (full) {
-            v.push_back(make(sqrt_method::newton_schulz, sqrt_form::symmetric, p, "-trace-norm", sqrt_normalization::trace));
-            v.push_back(make(sqrt_method::denman_beavers, sqrt_form::symmetric, p, "-unscaled", sqrt_normalization::frobenius,
-                             false));
+            const auto sym = sqrt_form::symmetric;
+            v.push_back(make(sqrt_method::newton_schulz, sym, p, "-trace-norm", sqrt_normalization::trace));
+            v.push_back(make(sqrt_method::denman_beavers, sym, p, "-unscaled", sqrt_normalization::frobenius, false));
         }
     }
     return v;

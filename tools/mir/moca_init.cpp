@@ -81,7 +81,8 @@ int run_moca_init(const moca_init_options& o) {
     std::vector<layer_row> rows(static_cast<std::size_t>(k));
     std::vector<int> decoder_layers(static_cast<std::size_t>(k));
     std::iota(decoder_layers.begin(), decoder_layers.end(), 0);
-    run_layers(decoder_layers, o.threads, [&](std::size_t i) { rows[i] = compute_row(d, decoder_layers[i], policy, dt); });
+    run_layers(decoder_layers, o.threads,
+               [&](std::size_t i) { rows[i] = compute_row(d, decoder_layers[i], policy, dt); });
 
     moca::calibration c;
     for (const auto& r : rows) c.layers.push_back(r.match.params);
@@ -152,7 +153,8 @@ command register_moca_init(CLI::App& app) {
         ->required();
     c->add_option("--dtype", o->dtype, "f32 (default), bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}));
     add_outliers_option(*c, o->policy);
-    c->add_option("--json", o->json, "also write the per-layer FIDs as JSON to FILE (- for stdout, nothing else printed)");
+    c->add_option("--json", o->json,
+                  "also write the per-layer FIDs as JSON to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, o->threads);
     return {c, [o] { return run_moca_init(*o); }};
 }
