@@ -3,6 +3,7 @@
 // statistics and results are always fp64.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ enum class precision {
     fp64,  ///< double (default: exact to rounding)
     fp32,  ///< float (faster rank-k updates and GEMMs)
 };
+
+/// Every precision, the default first.
+inline constexpr std::array<precision, 2> precisions{precision::fp64, precision::fp32};
 
 constexpr std::string_view to_string(precision p) noexcept { return p == precision::fp64 ? "fp64" : "fp32"; }
 

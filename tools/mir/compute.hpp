@@ -3,6 +3,7 @@
 
 #include <mir/source/dump_source.hpp>
 #include <mir/mir.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
@@ -32,6 +33,6 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 int run_compute(const compute_options& o);
 
 /// The JSON document of a result (schema in docs/cli.md).
-std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
 
 }  // namespace mir::tool
