@@ -118,13 +118,18 @@ void gemm(const matrix<Real>& a, const matrix<Real>& b, matrix<Real>& c, Real al
     }
 }
 
-/// LU with partial pivoting of the square matrix a in place (getrf); 0 on success.
-template <class Real>
-lapack_int lu_factor(matrix<Real>& a, std::vector<lapack_int>& piv) {
+/// LU with partial pivoting of the square matrix a in place (getrf), then
+/// then_fn(pivots, n) for the rest of the computation; false when a is
+/// exactly singular. An empty matrix is done (true) without calling then_fn.
+template <class Real, class Then>
+bool lu_then(matrix<Real>& a, Then&& then_fn) {
     const auto n = static_cast<lapack_int>(a.rows());
-    piv.resize(static_cast<std::size_t>(n));
-    if constexpr (std::is_same_v<Real, double>) return LAPACKE_dgetrf(LAPACK_COL_MAJOR, n, n, a.data(), n, piv.data());
-    else return LAPACKE_sgetrf(LAPACK_COL_MAJOR, n, n, a.data(), n, piv.data());
+    if (n == 0) return true;
+    std::vector<lapack_int> piv(static_cast<std::size_t>(n));
+    lapack_int info = 0;
+    if constexpr (std::is_same_v<Real, double>) info = LAPACKE_dgetrf(LAPACK_COL_MAJOR, n, n, a.data(), n, piv.data());
+    else info = LAPACKE_sgetrf(LAPACK_COL_MAJOR, n, n, a.data(), n, piv.data());
+    return info == 0 && then_fn(piv, n);
 }
 
 template <class Real>
@@ -132,18 +137,16 @@ bool invert_inplace(matrix<Real>& a, double* log_abs_det = nullptr) {
     if constexpr (!native<Real>) {
         return eigen::invert_inplace(a, log_abs_det);
     } else {
-        if (a.rows() == 0) return true;
-        std::vector<lapack_int> piv;
-        if (lu_factor(a, piv) != 0) return false;
-        double lad = 0.0;
-        for (index_t i = 0; i < a.rows(); ++i) lad += std::log(std::abs(static_cast<double>(a(i, i))));
-        const auto n = static_cast<lapack_int>(a.rows());
-        lapack_int info = 0;
-        if constexpr (std::is_same_v<Real, double>) info = LAPACKE_dgetri(LAPACK_COL_MAJOR, n, a.data(), n, piv.data());
-        else info = LAPACKE_sgetri(LAPACK_COL_MAJOR, n, a.data(), n, piv.data());
-        if (info != 0) return false;
-        if (log_abs_det) *log_abs_det = lad;
-        return a.allFinite();
+        return lu_then(a, [&](const std::vector<lapack_int>& piv, lapack_int n) {
+            double lad = 0.0;
+            for (index_t i = 0; i < a.rows(); ++i) lad += std::log(std::abs(static_cast<double>(a(i, i))));
+            lapack_int info = 0;
+            if constexpr (std::is_same_v<Real, double>) info = LAPACKE_dgetri(LAPACK_COL_MAJOR, n, a.data(), n, piv.data());
+            else info = LAPACKE_sgetri(LAPACK_COL_MAJOR, n, a.data(), n, piv.data());
+            if (info != 0) return false;
+            if (log_abs_det) *log_abs_det = lad;
+            return a.allFinite();
+        });
     }
 }
 
@@ -153,18 +156,16 @@ bool solve_inplace(matrix<Real>& q, matrix<Real>& b) {
     if constexpr (!native<Real>) {
         return eigen::solve_inplace(q, b);
     } else {
-        if (q.rows() == 0) return true;
-        std::vector<lapack_int> piv;
-        if (lu_factor(q, piv) != 0) return false;
-        const auto n = static_cast<lapack_int>(q.rows());
-        const auto nrhs = static_cast<lapack_int>(b.cols());
-        lapack_int info = 0;
-        if constexpr (std::is_same_v<Real, double>) {
-            info = LAPACKE_dgetrs(LAPACK_COL_MAJOR, 'N', n, nrhs, q.data(), n, piv.data(), b.data(), n);
-        } else {
-            info = LAPACKE_sgetrs(LAPACK_COL_MAJOR, 'N', n, nrhs, q.data(), n, piv.data(), b.data(), n);
-        }
-        return info == 0 && b.allFinite();
+        return lu_then(q, [&](const std::vector<lapack_int>& piv, lapack_int n) {
+            const auto nrhs = static_cast<lapack_int>(b.cols());
+            lapack_int info = 0;
+            if constexpr (std::is_same_v<Real, double>) {
+                info = LAPACKE_dgetrs(LAPACK_COL_MAJOR, 'N', n, nrhs, q.data(), n, piv.data(), b.data(), n);
+            } else {
+                info = LAPACKE_sgetrs(LAPACK_COL_MAJOR, 'N', n, nrhs, q.data(), n, piv.data(), b.data(), n);
+            }
+            return info == 0 && b.allFinite();
+        });
     }
 }
 
