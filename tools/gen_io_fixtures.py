@@ -187,6 +187,27 @@ def main():
     write(os.path.join(npz, "bad_crc.npz"), bytes(good))
     # Truncated archive (end of central directory cut off).
     write(os.path.join(npz, "truncated.npz"), zip_bytes(members)[:-30])
+    # Two members of one name (zipfile warns, and writes both).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write(os.path.join(npz, "duplicate.npz"), zip_bytes(members + [members[1]]))
+    # A dump with an unused member whose data fail their CRC: never
+    # inflated, so the dump reads (lazy members).
+    logits = npy_bytes(values((64, 8), "<f4"))
+    unused = bytearray(zip_bytes(members + [("logits.npy", logits)]))
+    at = unused.rindex(b"\x93NUMPY") + 1000
+    unused[at] ^= 0x55
+    write(os.path.join(npz, "unused_bad_crc.npz"), bytes(unused))
+    # A deflated member whose directory entries (local and central, so they
+    # agree) claim 0xF0000000 bytes: more than deflate can produce from it.
+    bomb = bytearray(zip_bytes(members, zipfile.ZIP_DEFLATED))
+    claim = struct.pack("<I", 0xF0000000)
+    local = bomb.index(b"PK\x03\x04")
+    bomb[local + 22:local + 26] = claim
+    central = bomb.index(b"PK\x01\x02")
+    bomb[central + 24:central + 28] = claim
+    write(os.path.join(npz, "ratio_bomb.npz"), bytes(bomb))
 
     st = os.path.join(OUT, "safetensors")
     f16 = values(shape, "<f2").tobytes()
@@ -255,6 +276,60 @@ def main():
     write(os.path.join(cz, "bad_member"), zip_bytes([("x.npy", b"\x93NUMPY\x01\x00\x04\x00{}  ")]))
     write(os.path.join(cz, "truncated"), zip_bytes(tiny)[:-10])
 
+    # The dump-layer target (fuzz_dump) reads the first byte as the format
+    # (even: safetensors, odd: npz), the rest as the file.
+    cd = os.path.join(CORPUS, "dump")
+    tiny_hs = values((2, 3, 2), "<f4")
+    tiny_mask = np.array([True, False, False])
+    write(os.path.join(cd, "st_per_sample"),
+          b"\0" + safetensors_bytes([("hidden_states", "F32", [2, 3, 2], tiny_hs.tobytes()),
+                                     ("vision_mask", "BOOL", [3], tiny_mask.tobytes())]))
+    write(os.path.join(cd, "st_pre_split"),
+          b"\0" + safetensors_bytes([("vision", "F16", [2, 2, 2], values((2, 2, 2), "<f2").tobytes()),
+                                     ("text", "F16", [2, 3, 2], values((2, 3, 2), "<f2").tobytes())]))
+    write(os.path.join(cd, "npz_per_sample"),
+          b"\1" + savez_bytes(True, hidden_states=tiny_hs, vision_mask=tiny_mask))
+    write(os.path.join(cd, "npz_pre_split"),
+          b"\1" + savez_bytes(False, vision=values((2, 2, 2), "<f8"), text=values((2, 3, 2), "<f8")))
+
+
+def bench(out):
+    """Inputs for the measurements in docs/io.md (not committed): safetensors
+    headers of many tensors, npz archives of many tiny members, and a 0.5 MB
+    npz dump with an unused 512 MiB member of deflated zeros."""
+    os.makedirs(out, exist_ok=True)
+    hs = values((3, 4, 2), "<f4")
+    mask = np.array([True, True, False, False])
+    for n in (5000, 10000, 20000, 40000, 300000):
+        extra = [("t%06d" % i, "U8", [1], b"\0") for i in range(n)]
+        write(os.path.join(out, "st_%d.safetensors" % n),
+              safetensors_bytes([("hidden_states", "F32", [3, 4, 2], hs.tobytes()),
+                                 ("vision_mask", "BOOL", [4], mask.tobytes())] + extra))
+    tiny = npy_bytes(np.zeros(1, dtype="|u1"))
+    for n in (10000, 20000, 40000):
+        ms = [("hidden_states.npy", npy_bytes(hs)), ("vision_mask.npy", npy_bytes(mask))]
+        ms += [("m%06d.npy" % i, tiny) for i in range(n)]
+        write(os.path.join(out, "npz_%d.npz" % n), zip_bytes(ms))
+    # The 512 MiB member, deflated in pieces (never whole in memory here).
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, data in (("hidden_states.npy", npy_bytes(hs)), ("vision_mask.npy", npy_bytes(mask))):
+            zf.writestr(zipfile.ZipInfo(name, date_time=DATE), data, compress_type=zipfile.ZIP_DEFLATED)
+        n = 512 << 20
+        info = zipfile.ZipInfo("unused.npy", date_time=DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=True) as f:
+            f.write(np.lib.format.magic(1, 0) + struct.pack("<H", 118) +
+                    ("{'descr': '|u1', 'fortran_order': False, 'shape': (%d,), }" % n).ljust(117).encode() + b"\n")
+            chunk = bytes(1 << 20)
+            for _ in range(512):
+                f.write(chunk)
+    write(os.path.join(out, "unused_512mib.npz"), buf.getvalue())
+
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench":
+        bench(sys.argv[2])
+    else:
+        main()

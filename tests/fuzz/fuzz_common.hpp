@@ -1,12 +1,16 @@
 // tests/fuzz/fuzz_common.hpp — what every fuzz target does with a tensor
 // it was given: read every element (through visit_rows for floating types)
-// so that out-of-bounds views show up under ASan.
+// so that out-of-bounds views show up under ASan; and the frame of a target
+// (bytes in, mir::error the expected outcome for most inputs).
 #pragma once
 
 #include <mir/io/tensor.hpp>
 
+#include <mir/error.hpp>
+
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace mir_fuzz {
 
@@ -23,6 +27,19 @@ inline double touch(const mir::io::tensor_view& t) {
         for (std::size_t i = 0; i < t.nbytes; ++i) sink += std::to_integer<int>(t.data[i]);
     }
     return sink;
+}
+
+/// Calls fn(bytes) and then read(thing, sink) for each element of what fn
+/// returned; a rejected input (mir::error) is the expected outcome for most.
+template <class Open, class Read>
+int run_input(const std::uint8_t* data, std::size_t size, Open&& open, Read&& read) {
+    try {
+        auto thing = open(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size));
+        volatile double sink = 0;
+        read(thing, [&](double v) { sink = sink + v; });
+    } catch (const mir::error&) {
+    }
+    return 0;
 }
 
 }  // namespace mir_fuzz

@@ -3,7 +3,7 @@
 
 #include <mir/io/npy.hpp>
 
-#include "test_io_support.hpp"
+#include "support/io_support.hpp"
 
 #include <cstdint>
 #include <string>
@@ -35,23 +35,7 @@ std::string hdr(std::string_view descr, std::string_view fortran, std::string_vi
 /// Writes `bytes` as <name>, reads it, checks file_error naming the file and the phrases.
 void expect_invalid(const std::vector<std::byte>& bytes, const std::string& name,
                     const std::vector<std::string>& phrases) {
-    temp_dir dir;
-    const auto path = dir / name;
-    write_file(path, bytes);
-    INFO("file " << name);
-    try {
-        (void)mio::read_npy(path);
-        FAIL("no exception");
-    } catch (const mir::file_error& e) {
-        const std::string msg = e.what();
-        INFO("message: " << msg);
-        CHECK(msg.find(path.string()) != std::string::npos);
-        CHECK(msg.find("invalid npy file") != std::string::npos);
-        for (const auto& p : phrases) {
-            INFO("phrase: " << p);
-            CHECK(msg.find(p) != std::string::npos);
-        }
-    }
+    expect_file_error([](const fs::path& p) { return mio::read_npy(p); }, bytes, name, "invalid npy file", phrases);
     CHECK_THROWS_WITH(mio::parse_npy(bytes, "archive.npz:" + name), Catch::Contains("archive.npz:" + name));
 }
 

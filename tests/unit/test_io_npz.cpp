@@ -3,7 +3,7 @@
 
 #include <mir/io/npz.hpp>
 
-#include "test_io_support.hpp"
+#include "support/io_support.hpp"
 
 #include <cstdint>
 #include <string>
@@ -107,4 +107,42 @@ TEST_CASE("npz: from memory and after a move", "[io][npz]") {
     CHECK_THROWS_WITH(moved.read("hidden_states"), Catch::Contains("mem.npz:hidden_states.npy") && Catch::Contains("closed"));
     mio::npz_file none;
     CHECK_THROWS_AS(none.read("x"), mir::file_error);
+}
+
+TEST_CASE("npz: two members of one name are named", "[io][npz]") {
+    // libzip alone says "File already exists".
+    const auto dup = io_data("npz/duplicate.npz");
+    CHECK_THROWS_WITH(mio::npz_file::open(dup), Catch::Contains(dup.string()) &&
+                                                    Catch::Contains("invalid npz file: duplicate member 'vision_mask.npy'"));
+}
+
+TEST_CASE("npz: members are inflated only when read", "[io][npz]") {
+    // logits.npy fails its CRC, but only reading its data shows it: the
+    // header and the other members read.
+    const auto path = io_data("npz/unused_bad_crc.npz");
+    auto z = mio::npz_file::open(path);
+    CHECK(z.names() == std::vector<std::string>{"hidden_states", "vision_mask", "logits"});
+    const auto h = z.header("logits");
+    CHECK(h.dtype == mio::file_dtype::f32);
+    CHECK(h.shape == std::vector<std::int64_t>{64, 8});
+    CHECK(h.nbytes == 64 * 8 * 4);
+    check_float_values(z.read("hidden_states").view("hidden_states"));
+    CHECK(z.read("vision_mask").shape == std::vector<std::int64_t>{5});
+    CHECK_THROWS_WITH(z.read("logits"), Catch::Contains(path.string() + ":logits.npy") && Catch::Contains("CRC"));
+}
+
+TEST_CASE("npz: a directory size beyond what deflate can produce is refused before allocating", "[io][npz]") {
+    // The entries claim 0xF0000000 bytes (3.75 GiB) from ~100 compressed bytes.
+    const auto path = io_data("npz/ratio_bomb.npz");
+    auto z = mio::npz_file::open(path);
+    CHECK_THROWS_WITH(z.header("hidden_states"),
+                      Catch::Contains(path.string() + ":hidden_states.npy") && Catch::Contains("4026531840 bytes from") &&
+                          Catch::Contains("more than deflate can produce (1032:1)"));
+    CHECK_THROWS_WITH(z.read("hidden_states"), Catch::Contains("more than deflate can produce"));
+}
+
+TEST_CASE("npz: many members: hashed lookup, the sizes from the directory", "[io][npz]") {
+    auto z = mio::npz_file::open(io_data("npz/savez.npz"));
+    CHECK(z.header("hidden_states").nbytes == 3 * 5 * 4 * 2);
+    CHECK_THROWS_WITH(z.header("nope"), Catch::Contains("no array 'nope'"));
 }

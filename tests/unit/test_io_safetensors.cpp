@@ -5,7 +5,7 @@
 #include <mir/io/npz.hpp>
 #include <mir/io/safetensors.hpp>
 
-#include "test_io_support.hpp"
+#include "support/io_support.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -34,25 +34,22 @@ std::vector<std::byte> st_image(std::string_view header, std::string_view data =
 /// every phrase.
 void expect_invalid(const std::vector<std::byte>& bytes, const std::string& name,
                     const std::vector<std::string>& phrases) {
-    temp_dir dir;
-    const auto path = dir / name;
-    write_file(path, bytes);
-    INFO("file " << name);
-    try {
-        (void)mio::safetensors_file::open(path);
-        FAIL("no exception");
-    } catch (const mir::file_error& e) {
-        const std::string msg = e.what();
-        INFO("message: " << msg);
-        CHECK(msg.find(path.string()) != std::string::npos);
-        CHECK(msg.find("invalid safetensors file") != std::string::npos);
-        for (const auto& p : phrases) {
-            INFO("phrase: " << p);
-            CHECK(msg.find(p) != std::string::npos);
-        }
-    }
+    expect_file_error([](const fs::path& p) { return mio::safetensors_file::open(p); }, bytes, name,
+                      "invalid safetensors file", phrases);
     // The in-memory entry point applies the same rules.
     CHECK_THROWS_AS(mio::safetensors_file::from_bytes(bytes, name), mir::file_error);
+}
+
+/// One header (with its data section) and a phrase its error must hold.
+struct bad_header {
+    const char* header;
+    const char* data;
+    const char* phrase;
+};
+
+void expect_all_invalid(std::initializer_list<bad_header> cases) {
+    int i = 0;
+    for (const auto& c : cases) expect_invalid(st_image(c.header, c.data), "case" + std::to_string(i++) + ".safetensors", {c.phrase});
 }
 
 const std::string one_u8 = R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})";
@@ -119,6 +116,70 @@ TEST_CASE("safetensors: deeply nested headers are rejected", "[io][safetensors]"
     expect_invalid(st_image(deep), "very_deep.safetensors", {"nested more than 8 levels"});
 }
 
+namespace {
+
+/// A header of n one-byte U8 tensors t000000.. (data "x" x n), with `extra`
+/// spliced in before the closing brace.
+std::vector<std::byte> many_tensors(int n, const std::string& extra = {}) {
+    std::string h = "{";
+    for (int i = 0; i < n; ++i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "t%06d", i);
+        h += std::string(i ? "," : "") + "\"" + name + "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" +
+             std::to_string(i) + "," + std::to_string(i + 1) + "]}";
+    }
+    h += extra + "}";
+    return st_image(h, std::string(static_cast<std::size_t>(n), 'x'));
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: duplicate keys are found anywhere in a large header", "[io][safetensors]") {
+    // 100k tensors parse (the single-pass SAX parser; the callback parser it
+    // replaces rescanned the parent at every object end, O(n^2): minutes),
+    // and every tensor is there.
+    const int n = 100000;
+    auto f = mio::safetensors_file::from_bytes(many_tensors(n), "many");
+    REQUIRE(f.tensors().size() == static_cast<std::size_t>(n));
+    CHECK(f.find("t099999") != nullptr);
+    CHECK(f.find("t099999")->data == f.tensors().back().data);
+    // A duplicate of the first, a middle and the last key, at the end.
+    for (const char* dup : {"t000000", "t050000", "t099999"}) {
+        const std::string extra = std::string(",\"") + dup + "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}";
+        expect_invalid(many_tensors(n, extra), "dup_many.safetensors",
+                       {"duplicate key '" + std::string(dup) + "' at the top level"});
+    }
+    // Inside the last entry, and in a metadata object after 100k tensors.
+    expect_invalid(many_tensors(n, R"(,"z":{"dtype":"U8","shape":[0],"shape":[0],"data_offsets":[0,0]})"),
+                   "dup_last_entry.safetensors", {"duplicate key 'shape' in the entry of tensor 'z'"});
+    expect_invalid(many_tensors(n, R"(,"__metadata__":{"a":"1","b":"2","a":"3"})"), "dup_meta_late.safetensors",
+                   {"duplicate key 'a' in __metadata__"});
+    // Deeper than an entry (an invalid header, but the duplicate is named first).
+    expect_invalid(st_image(R"({"a":{"dtype":{"x":1,"x":2}}})"), "dup_deep.safetensors", {"duplicate key 'x' in the header"});
+    // Equal keys in sibling objects at depth are not duplicates.
+    CHECK_NOTHROW(mio::safetensors_file::from_bytes(
+        st_image(R"({"__metadata__":{"shape":"1"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "x"), "ok"));
+}
+
+TEST_CASE("safetensors: only spaces may follow the header object", "[io][safetensors]") {
+    const std::string obj = one_u8;
+    // NUL ends the input for the JSON lexer: refused wherever it is.
+    expect_invalid(st_image(obj + std::string("\0GARBAGE", 8), "xy"), "nul_garbage.safetensors",
+                   {"header holds a NUL byte at header offset " + std::to_string(obj.size())});
+    expect_invalid(st_image(obj + std::string(6, '\0'), "xy"), "nul_pad.safetensors", {"NUL byte"});
+    expect_invalid(st_image(obj + "  " + std::string(1, '\0') + "  ", "xy"), "nul_mid.safetensors",
+                   {"NUL byte at header offset " + std::to_string(obj.size() + 2), "file offset " + std::to_string(8 + obj.size() + 2)});
+    // Other JSON whitespace and other bytes after the object.
+    expect_invalid(st_image(obj + "\n", "xy"), "newline.safetensors",
+                   {"header byte " + std::to_string(obj.size()) + " after the JSON object", "only spaces may follow"});
+    expect_invalid(st_image(obj + " \t ", "xy"), "tab.safetensors", {"after the JSON object is \\x09"});
+    expect_invalid(st_image(obj + "  x", "xy"), "trailing_x.safetensors",
+                   {"header byte " + std::to_string(obj.size() + 2) + " follows the JSON object"});
+    expect_invalid(st_image(obj + "{}", "xy"), "two_objects.safetensors", {"follows the JSON object"});
+    // Spaces are the padding: fine.
+    CHECK(mio::safetensors_file::from_bytes(st_image(obj + "       ", "xy"), "pad").tensors().size() == 1);
+}
+
 TEST_CASE("safetensors: __metadata__ is an object of strings", "[io][safetensors]") {
     auto f = mio::safetensors_file::from_bytes(st_image(R"({"__metadata__":{"format":"pt","x":""}})"), "m");
     CHECK(f.metadata().size() == 2);
@@ -160,18 +221,15 @@ TEST_CASE("safetensors: dtypes", "[io][safetensors]") {
 }
 
 TEST_CASE("safetensors: shapes", "[io][safetensors]") {
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":2,"data_offsets":[0,2]}})", "xx"), "shape_number.safetensors",
-                   {"tensor 'a': shape is a number, not an array"});
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":[-2],"data_offsets":[0,2]}})", "xx"), "shape_negative.safetensors",
-                   {"tensor 'a': shape holds a negative number"});
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":[2.0],"data_offsets":[0,2]}})", "xx"), "shape_float.safetensors",
-                   {"shape holds a non-integer number"});
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":["2"],"data_offsets":[0,2]}})", "xx"), "shape_string.safetensors",
-                   {"shape holds a string"});
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,2]}})", "xx"),
-                   "shape_u64max.safetensors", {"shape dimension 18446744073709551615 is too large"});
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":[1e30],"data_offsets":[0,2]}})", "xx"), "shape_big.safetensors",
-                   {"shape holds a non-integer number"});
+    expect_all_invalid({
+        {R"({"a":{"dtype":"U8","shape":2,"data_offsets":[0,2]}})", "xx", "tensor 'a': shape is a number, not an array"},
+        {R"({"a":{"dtype":"U8","shape":[-2],"data_offsets":[0,2]}})", "xx", "tensor 'a': shape holds a negative number"},
+        {R"({"a":{"dtype":"U8","shape":[2.0],"data_offsets":[0,2]}})", "xx", "shape holds a non-integer number"},
+        {R"({"a":{"dtype":"U8","shape":["2"],"data_offsets":[0,2]}})", "xx", "shape holds a string"},
+        {R"({"a":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,2]}})", "xx",
+         "shape dimension 18446744073709551615 is too large"},
+        {R"({"a":{"dtype":"U8","shape":[1e30],"data_offsets":[0,2]}})", "xx", "shape holds a non-integer number"},
+    });
     // dtype x shape overflows: in the element count, and in the byte count.
     expect_invalid(st_image(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}})", "xxxx"),
                    "overflow_numel.safetensors", {"tensor 'a': the byte size of shape", "overflows"});
@@ -192,12 +250,12 @@ TEST_CASE("safetensors: data_offsets and byte lengths", "[io][safetensors]") {
         expect_invalid(st_image(h, "x"), "offsets.safetensors",
                        {"tensor 'a': data_offsets is not an array of two non-negative integers"});
     }
-    expect_invalid(st_image(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[2,1]}})", "xx"), "backwards.safetensors",
-                   {"tensor 'a': data_offsets [2, 1] end before they begin"});
-    expect_invalid(st_image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx"), "length.safetensors",
-                   {"tensor 'a': data_offsets [0, 4] span 4 bytes, but dtype F32 x shape [2] is 8 bytes"});
-    expect_invalid(st_image(R"({"a":{"dtype":"BF16","shape":[3,1],"data_offsets":[0,8]}})", "xxxxxxxx"), "length2.safetensors",
-                   {"dtype BF16 x shape [3, 1] is 6 bytes"});
+    expect_all_invalid({
+        {R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[2,1]}})", "xx", "tensor 'a': data_offsets [2, 1] end before they begin"},
+        {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx",
+         "tensor 'a': data_offsets [0, 4] span 4 bytes, but dtype F32 x shape [2] is 8 bytes"},
+        {R"({"a":{"dtype":"BF16","shape":[3,1],"data_offsets":[0,8]}})", "xxxxxxxx", "dtype BF16 x shape [3, 1] is 6 bytes"},
+    });
 }
 
 TEST_CASE("safetensors: tensors are sorted contiguous and fill the data section", "[io][safetensors]") {

@@ -4,7 +4,7 @@
 #include <mir/io/mapped_file.hpp>
 #include <mir/io/tensor.hpp>
 
-#include "test_io_support.hpp"
+#include "support/io_support.hpp"
 
 #include <sys/stat.h>
 

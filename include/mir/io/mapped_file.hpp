@@ -55,6 +55,23 @@ private:
 
 }  // namespace detail
 
+/// What tells one file from another and from a later version of itself:
+/// device and inode (the same file under two names compares equal), size
+/// and modification time.
+struct file_id {
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t mtime_sec = 0, mtime_nsec = 0;
+
+    [[nodiscard]] bool same_file(const file_id& o) const noexcept { return dev == o.dev && ino == o.ino; }
+    friend bool operator==(const file_id&, const file_id&) = default;
+
+    static file_id of(const struct stat& st) noexcept {
+        return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtim.tv_sec),
+                static_cast<std::int64_t>(st.st_mtim.tv_nsec)};
+    }
+};
+
 /// RAII read-only mmap of a whole file. Movable, not copyable. An empty
 /// file is opened without a mapping (bytes() is empty).
 class mapped_file {
@@ -82,6 +99,7 @@ public:
         if (!S_ISREG(st.st_mode)) throw file_error(name + ": is not a regular file");
         mapped_file f;
         f.path_ = path;
+        f.id_ = file_id::of(st);
         f.size_ = static_cast<std::size_t>(st.st_size);
         f.open_ = true;
         if (f.size_ > 0) {
@@ -99,6 +117,7 @@ public:
     mapped_file& operator=(const mapped_file&) = delete;
     mapped_file(mapped_file&& o) noexcept
         : path_(std::move(o.path_)),
+          id_(o.id_),
           data_(std::exchange(o.data_, nullptr)),
           size_(std::exchange(o.size_, 0)),
           open_(std::exchange(o.open_, false)) {}
@@ -106,6 +125,7 @@ public:
         if (this != &o) {
             close();
             path_ = std::move(o.path_);
+            id_ = o.id_;
             data_ = std::exchange(o.data_, nullptr);
             size_ = std::exchange(o.size_, 0);
             open_ = std::exchange(o.open_, false);
@@ -118,6 +138,8 @@ public:
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    /// The file's identity when it was opened.
+    [[nodiscard]] const file_id& id() const noexcept { return id_; }
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
     /// Unmaps; spans into the file become invalid. Idempotent.
@@ -149,6 +171,7 @@ public:
 
 private:
     std::filesystem::path path_;
+    file_id id_;
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     bool open_ = false;

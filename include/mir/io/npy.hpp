@@ -260,9 +260,26 @@ private:
     std::size_t i_ = 0;
 };
 
-inline npy_header parse_npy_header(std::span<const std::byte> bytes, std::string_view what) {
+/// The length of the prefix parse_npy_header needs: at least 12 bytes are
+/// read first; then this says how many (0 if the prefix is already
+/// enough or too broken to tell; parse_npy_header then names the rule).
+inline std::uint64_t npy_prefix_size(std::span<const std::byte> first) noexcept {
+    if (first.size() < 10) return 0;
+    const int major = std::to_integer<int>(first[6]);
+    const std::size_t len_bytes = major == 1 ? 2 : 4;
+    if (first.size() < 8 + len_bytes) return 0;
+    std::uint64_t hlen = 0;
+    for (std::size_t k = len_bytes; k-- > 0;) hlen = (hlen << 8) | std::to_integer<std::uint64_t>(first[8 + k]);
+    return hlen > npy_max_header_size ? 0 : 8 + len_bytes + hlen;
+}
+
+/// Parses the header of a .npy image of `total` bytes (default: all of
+/// `bytes`) from its first bytes: `bytes` must hold the whole header when
+/// the image does (see npy_prefix_size).
+inline npy_header parse_npy_header(std::span<const std::byte> bytes, std::string_view what,
+                                   std::optional<std::uint64_t> total = std::nullopt) {
     static constexpr unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-    const std::size_t size = bytes.size();
+    const std::uint64_t size = total.value_or(bytes.size());
     if (size < 6 || std::memcmp(bytes.data(), magic, 6) != 0) {
         npy_fail(what, "the file does not begin with the magic string \\x93NUMPY");
     }
@@ -287,6 +304,7 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes, std::string
         npy_fail(what, "header length " + std::to_string(hlen) + " runs past the end of the file (" +
                            std::to_string(size) + " bytes)");
     }
+    if (hlen > bytes.size() - begin) npy_fail(what, "the header was not read whole");  // a caller's bug
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + begin, static_cast<std::size_t>(hlen));
     if (h.major == 3) {
         if (auto at = invalid_utf8_at(text)) {

@@ -34,6 +34,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <atomic>
 #include <map>
 #include <set>
 #include <span>
@@ -77,6 +78,121 @@ inline bool is_other_safetensors_dtype(std::string_view s) noexcept {
     return std::find(std::begin(others), std::end(others), s) != std::end(others);
 }
 
+/// A SAX handler that builds the header's DOM in one pass and rejects
+/// duplicate keys and deep nesting as it goes. (nlohmann keeps the last of
+/// duplicate keys silently, and its callback parser rescans the parent at
+/// every object end, O(n^2) in the number of tensors; a key here is one
+/// std::map lookup, O(n log n) for the header.)
+class header_dom_builder {
+public:
+    using json = nlohmann::json;
+
+    header_dom_builder(json& root, std::string_view header, const std::string& file)
+        : root_(root), header_(header), file_(file) {}
+
+    bool null() { return put(nullptr); }
+    bool boolean(bool v) { return put(v); }
+    bool number_integer(json::number_integer_t v) { return put(v); }
+    bool number_unsigned(json::number_unsigned_t v) { return put(v); }
+    bool number_float(json::number_float_t v, const json::string_t& /*text*/) { return put(v); }
+    bool string(json::string_t& v) { return put(std::move(v)); }
+    bool binary(json::binary_t& v) { return put(std::move(v)); }
+
+    bool start_object(std::size_t /*size*/) {
+        nest();
+        json* j = slot(json::object());
+        objects_.push_back(objects_.empty() ? std::string() : last_key_);
+        stack_.push_back(j);
+        return true;
+    }
+    bool key(json::string_t& k) {
+        auto& obj = stack_.back()->get_ref<json::object_t&>();
+        auto [it, inserted] = obj.try_emplace(k);
+        if (!inserted) {
+            const std::string where = objects_.size() == 1 ? "at the top level of the header"
+                                      : objects_.size() == 2 && objects_.back() == "__metadata__"
+                                          ? "in __metadata__"
+                                      : objects_.size() == 2
+                                          ? "in the entry of tensor '" + printable(objects_.back()) + "'"
+                                          : "in the header";
+            throw file_error(file_ + ": invalid safetensors file: duplicate key '" + printable(k) + "' " + where);
+        }
+        key_slot_ = &it->second;
+        last_key_ = std::move(k);
+        return true;
+    }
+    bool end_object() {
+        objects_.pop_back();
+        return leave();
+    }
+    bool start_array(std::size_t /*size*/) {
+        nest();
+        stack_.push_back(slot(json::array()));
+        return true;
+    }
+    bool end_array() { return leave(); }
+    bool parse_error(std::size_t position, const std::string& /*token*/, const json::exception& e) {
+        if (done_) {
+            // position is just past the lexer's last byte, inside the token
+            // that follows the object: back up to its first byte.
+            std::size_t at = std::min(position, header_.size());
+            at = at > 0 ? at - 1 : 0;
+            auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '}'; };
+            while (at > 0 && !ws(header_[at - 1])) --at;
+            throw file_error(file_ + ": invalid safetensors file: header is not valid JSON: header byte " +
+                             std::to_string(at) + " follows the JSON object (only spaces may follow it)");
+        }
+        throw file_error(file_ + ": invalid safetensors file: header is not valid JSON: " + e.what());
+    }
+
+private:
+    void nest() {
+        if (++nesting_ > safetensors_max_json_depth) {
+            throw file_error(file_ + ": invalid safetensors file: header JSON is nested more than " +
+                             std::to_string(safetensors_max_json_depth) + " levels deep");
+        }
+    }
+    bool leave() {
+        stack_.pop_back();
+        --nesting_;
+        if (stack_.empty()) done_ = true;
+        return true;
+    }
+    /// Where the next value goes: the root, the end of the open array, or
+    /// the slot of the last key. Pointers into the DOM stay valid: an
+    /// ancestor array grows only after its open child is closed.
+    json* slot(json&& v) {
+        if (stack_.empty()) {
+            root_ = std::move(v);
+            return &root_;
+        }
+        json& top = *stack_.back();
+        if (top.is_array()) {
+            auto& a = top.get_ref<json::array_t&>();
+            a.push_back(std::move(v));
+            return &a.back();
+        }
+        *key_slot_ = std::move(v);
+        return key_slot_;
+    }
+    template <class V>
+    bool put(V&& v) {
+        slot(json(std::forward<V>(v)));
+        if (stack_.empty()) done_ = true;
+        return true;
+    }
+
+    json& root_;
+    std::string_view header_;
+    const std::string& file_;
+    std::vector<json*> stack_;
+    std::vector<std::string> objects_;  // the key of each open object
+    std::string last_key_;
+    json* key_slot_ = nullptr;
+    int nesting_ = 0;
+    bool done_ = false;
+};
+
 }  // namespace detail
 
 /// A validated safetensors file. Tensor data are viewed in place (no copy).
@@ -114,6 +230,13 @@ public:
     /// "__metadata__" (empty if absent).
     [[nodiscard]] const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    /// Where `t` (one of tensors()) begins in the file: a mapping made later
+    /// finds its data there.
+    [[nodiscard]] std::uint64_t offset_of(const tensor_view& t) const noexcept {
+        return t.data == nullptr ? 0 : static_cast<std::uint64_t>(t.data - base_);
+    }
+    /// The mapped file's identity (see mapped_file::id); zero for from_bytes.
+    [[nodiscard]] file_id id() const noexcept { return file_.id(); }
     /// N, the JSON header's length in bytes.
     [[nodiscard]] std::uint64_t header_size() const noexcept { return header_size_; }
 
@@ -153,6 +276,8 @@ private:
                            std::to_string(size) + " bytes; the header needs 8 + " + std::to_string(n) + ")");
         }
         header_size_ = n;
+        base_ = bytes.data();
+        detail::table_reads().fetch_add(1, std::memory_order_relaxed);
         const std::string_view header(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(n));
         if (auto at = detail::invalid_utf8_at(header)) {
             fail(file, "header is not valid UTF-8 (byte " + std::to_string(*at) + " of the header)");
@@ -161,51 +286,23 @@ private:
             fail(file, "header does not begin with '{' (the header must be a JSON object)");
         }
 
-        // Parse, rejecting duplicate keys (nlohmann keeps the last silently)
-        // and deep nesting.
-        std::vector<std::pair<std::string, std::set<std::string>>> objects;  // (object's key, its keys)
-        std::string last_key;
-        int nesting = 0;
-        auto cb = [&](int /*depth*/, json::parse_event_t ev, json& parsed) -> bool {
-            switch (ev) {
-                case json::parse_event_t::object_start:
-                case json::parse_event_t::array_start:
-                    if (++nesting > safetensors_max_json_depth) {
-                        fail(file, "header JSON is nested more than " +
-                                       std::to_string(safetensors_max_json_depth) + " levels deep");
-                    }
-                    if (ev == json::parse_event_t::object_start) {
-                        objects.emplace_back(objects.empty() ? std::string() : last_key, std::set<std::string>{});
-                    }
-                    break;
-                case json::parse_event_t::object_end:
-                    objects.pop_back();
-                    --nesting;
-                    break;
-                case json::parse_event_t::array_end: --nesting; break;
-                case json::parse_event_t::key: {
-                    const auto& k = parsed.get_ref<const std::string&>();
-                    if (!objects.back().second.insert(k).second) {
-                        std::string where = objects.size() == 1 ? "at the top level of the header"
-                                            : objects.size() == 2 && objects.back().first == "__metadata__"
-                                                ? "in __metadata__"
-                                            : objects.size() == 2
-                                                ? "in the entry of tensor '" + detail::printable(objects.back().first) + "'"
-                                                : "in the header";
-                        fail(file, "duplicate key '" + detail::printable(k) + "' " + where);
-                    }
-                    last_key = k;
-                    break;
-                }
-                case json::parse_event_t::value: break;
-            }
-            return true;
-        };
-        json j;
-        try {
-            j = json::parse(header.begin(), header.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-        } catch (const json::exception& e) {
-            fail(file, std::string("header is not valid JSON: ") + e.what());
+        // NUL ends the input for nlohmann's lexer, so "{...}\0GARBAGE" would
+        // pass; no valid header holds one (JSON strings escape control bytes).
+        if (const auto at = header.find('\0'); at != std::string_view::npos) {
+            fail(file, "header holds a NUL byte at header offset " + std::to_string(at) + " (file offset " +
+                           std::to_string(8 + at) + "); only spaces may pad the header");
+        }
+        nlohmann::json j;
+        {
+            detail::header_dom_builder sax(j, header, file);
+            nlohmann::json::sax_parse(header.begin(), header.end(), &sax, nlohmann::json::input_format_t::json,
+                                      /*strict=*/true, /*ignore_comments=*/false);
+        }
+        // The parser skips any JSON whitespace after the object; the format
+        // allows trailing spaces only.
+        if (const auto last = header.find_last_not_of(' '); last != std::string_view::npos && header[last] != '}') {
+            fail(file, "header byte " + std::to_string(last) + " after the JSON object is " +
+                           detail::printable(header.substr(last, 1)) + "; only spaces may follow the object");
         }
         if (!j.is_object()) fail(file, "header JSON is " + detail::json_kind(j) + ", not an object");
 
@@ -354,6 +451,7 @@ private:
     std::map<std::string, std::size_t, std::less<>> index_;
     std::map<std::string, std::string> metadata_;
     std::uint64_t header_size_ = 0;
+    const std::byte* base_ = nullptr;
 };
 
 /// One tensor for write_safetensors: data holds numel x size_of(dtype)

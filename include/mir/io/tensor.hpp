@@ -7,6 +7,7 @@
 // owned buffers first.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -90,6 +91,14 @@ inline constexpr file_dtype file_dtype_of = std::same_as<T, float>    ? file_dty
                                                                       : file_dtype::bf16;
 
 namespace detail {
+
+/// How many times a file's table was read (a safetensors header parsed, an
+/// npz directory read): a debug counter, so tests can check that a run
+/// reads each file's table once however many passes it makes.
+inline std::atomic<std::uint64_t>& table_reads() noexcept {
+    static std::atomic<std::uint64_t> n{0};
+    return n;
+}
 
 /// a * b, or false on overflow of uint64.
 constexpr bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) noexcept {

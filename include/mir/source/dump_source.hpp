@@ -2,7 +2,10 @@
 // source (one file = one sample), shared by the library and the mir
 // program: opening checks that every file comes from the same model (same
 // number of hidden-state indices and hidden size); samples and layers are
-// read from memory-mapped files, one file open at a time.
+// read from memory-mapped files, one file open at a time. Each file's table
+// (safetensors header, npz directory) is read once, by open(): what it found
+// is kept (dump_file's index), and every later pass reopens the file from
+// it (a mapping, or the used npz members inflated) without parsing again.
 //
 //   feed_sample(n, sink)   sample n into a hidden_state_sink (streaming,
 //                          every layer of one file at a time)
@@ -11,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,12 +30,14 @@ namespace mir {
 class dump_source {
 public:
     /// Opens every file (directories expand to their dumps, see
-    /// expand_inputs) to read its header and check it against the first.
+    /// expand_inputs) to read its header and check it against the first;
+    /// the headers are not read again.
     static dump_source open(const std::vector<std::filesystem::path>& inputs) {
         dump_source s;
         s.files_ = expand_inputs(inputs);
+        s.cache_.reserve(s.files_.size());
         for (const auto& f : s.files_) {
-            const dump_file d = dump_file::open(f);
+            dump_file d = dump_file::open(f);
             if (s.num_indices_ == 0) {
                 s.num_indices_ = d.num_indices();
                 s.hidden_size_ = d.hidden_size();
@@ -43,8 +49,14 @@ public:
                 throw file_error(f.string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
                                  s.files_.front().string() + " has " + std::to_string(s.hidden_size_));
             }
+            if (d.vision_rows() > std::numeric_limits<index_t>::max() - s.vision_rows_ ||
+                d.text_rows() > std::numeric_limits<index_t>::max() - s.text_rows_) {
+                throw file_error(f.string() + ": the row counts over all files overflow");
+            }
             s.vision_rows_ += d.vision_rows();
             s.text_rows_ += d.text_rows();
+            d.close();  // keep the index only: one file's data in memory at a time
+            s.cache_.push_back(std::move(d));
         }
         return s;
     }
@@ -63,7 +75,7 @@ public:
     /// Pushes file n, every layer the sink wants, into the sink.
     void feed_sample(index_t n, hidden_state_sink& sink) const {
         const auto& path = files_.at(static_cast<std::size_t>(n));
-        const dump_file f = dump_file::open(path);
+        const dump_file f = cache_.at(static_cast<std::size_t>(n)).reopen();
         try {
             if (f.layout() == dump_layout::per_sample) {
                 sink.begin_sample(vision_positions::from_mask(f.mask()));
@@ -90,12 +102,12 @@ public:
     /// the same order on every call (what compute_layer_multipass needs).
     template <class Sink>
     void replay_layer(int k, Sink&& sink) const {
-        for (const auto& path : files_) {
-            const dump_file f = dump_file::open(path);
+        for (const auto& cached : cache_) {
+            const dump_file f = cached.reopen();
             try {
                 f.visit_layer(k, sink);
             } catch (non_finite_error& e) {
-                e.in_file(path.string());  // its row index counts rows across the files so far
+                e.in_file(f.path().string());  // its row index counts rows across the files so far
                 throw;
             }
         }
@@ -105,6 +117,7 @@ private:
     dump_source() = default;
 
     std::vector<std::filesystem::path> files_;
+    std::vector<dump_file> cache_;  // closed: what opening each file found
     int num_indices_ = 0;
     index_t hidden_size_ = 0;
     index_t vision_rows_ = 0;

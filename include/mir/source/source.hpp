@@ -13,7 +13,7 @@
 //     };
 //     mir::mir_result r = mir::compute_mir(source, options);
 //
-// The dump files of SPEC §6 are one such source (mir/io/dump_source.hpp); a
+// The dump files of SPEC §6 are one such source (mir/source/dump_source.hpp); a
 // live model is another (its forward hooks call sink.push directly).
 #pragma once
 

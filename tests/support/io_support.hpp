@@ -1,8 +1,9 @@
-// tests/unit/test_io_support.hpp — helpers shared by the test_io_*.cpp files.
+// tests/support/io_support.hpp — helpers shared by the test_io_*.cpp files.
 #pragma once
 
 #include <catch2/catch.hpp>
 
+#include <mir/error.hpp>
 #include <mir/io/tensor.hpp>
 
 #include <unistd.h>
@@ -75,6 +76,31 @@ inline void write_file(const fs::path& p, const std::vector<std::byte>& bytes) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     REQUIRE(out.good());
+}
+
+/// Writes `bytes` as <name> in a temp dir, calls open(path), and checks
+/// that mir::file_error is thrown whose message names the file, says `kind`
+/// ("invalid npy file") and contains every phrase.
+template <class Open>
+void expect_file_error(Open&& open, const std::vector<std::byte>& bytes, const std::string& name, std::string_view kind,
+                       const std::vector<std::string>& phrases) {
+    temp_dir dir;
+    const auto path = dir / name;
+    write_file(path, bytes);
+    INFO("file " << name);
+    try {
+        (void)open(path);
+        FAIL("no exception");
+    } catch (const mir::file_error& e) {
+        const std::string msg = e.what();
+        INFO("message: " << msg);
+        CHECK(msg.find(path.string()) != std::string::npos);
+        CHECK(msg.find(kind) != std::string::npos);
+        for (const auto& p : phrases) {
+            INFO("phrase: " << p);
+            CHECK(msg.find(p) != std::string::npos);
+        }
+    }
 }
 
 /// The fixture generator's values (tools/gen_io_fixtures.py).
