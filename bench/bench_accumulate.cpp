@@ -44,14 +44,12 @@
 #include <type_traits>
 #include <vector>
 
-#ifndef MIR_BENCH_HAVE_LAPACK
-#define MIR_BENCH_HAVE_LAPACK 0
-#endif
-#if MIR_BENCH_HAVE_LAPACK
-#include <cblas.h>
-#endif
+#include "bench_common.hpp"
 
 namespace {
+
+using mir_bench::clock_type;
+using mir_bench::seconds_since;
 
 constexpr mir::index_t kDim = 4096;
 constexpr mir::index_t kRowsPerIter = 4096;
@@ -86,12 +84,6 @@ const std::vector<T>& rows_as() {
         }
     }();
     return rows;
-}
-
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
 void set_counters(benchmark::State& state, mir::index_t block) {
@@ -150,23 +142,19 @@ void BM_moments(benchmark::State& state) {
     // repetition to the next (an odd iteration count would favour one order).
     static bool mir_first = true;
     for (auto _ : state) {
-        double this_mir = 0.0;
-        for (int part = 0; part < 2; ++part) {
-            if ((part == 0) == mir_first) {
-                const auto t0 = clock_type::now();
+        const double this_mir = mir_bench::time_paired(
+            mir_first,
+            [&] {
                 m.add(view);
                 benchmark::ClobberMemory();
-                this_mir = seconds_since(t0);
-            } else {
+            },
+            [&] {
 #if MIR_BENCH_HAVE_LAPACK
-                const auto t0 = clock_type::now();
                 blas_syrk_all(blas_rows, block, c.data());
                 benchmark::ClobberMemory();
-                t_blas += seconds_since(t0);
 #endif
-            }
-        }
-        mir_first = !mir_first;
+            },
+            t_blas);
         t_mir += this_mir;
         state.SetIterationTime(this_mir);
     }
@@ -306,17 +294,11 @@ BENCHMARK(BM_load_rows<float, float>)->Name("BM_load_rows_f32acc_f32")->Apply(on
 }  // namespace
 
 int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::AddCustomContext("mir_use_lapack", std::to_string(MIR_USE_LAPACK));
-    benchmark::AddCustomContext("mir_bench_have_lapack", std::to_string(MIR_BENCH_HAVE_LAPACK));
-    benchmark::AddCustomContext("dim", std::to_string(kDim));
-    benchmark::AddCustomContext("rows_per_iteration", std::to_string(kRowsPerIter));
-    benchmark::AddCustomContext("default_block_rows", std::to_string(mir::moments<float>::default_block_rows));
-    benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
-    std::fprintf(stderr, "mir_bench_accumulate: MIR_USE_LAPACK=%d, d=%ld, rows/iteration=%ld\n", MIR_USE_LAPACK,
-                 static_cast<long>(kDim), static_cast<long>(kRowsPerIter));
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return mir_bench::run_benchmarks(argc, argv, [] {
+        benchmark::AddCustomContext("dim", std::to_string(kDim));
+        benchmark::AddCustomContext("rows_per_iteration", std::to_string(kRowsPerIter));
+        benchmark::AddCustomContext("default_block_rows", std::to_string(mir::moments<float>::default_block_rows));
+        std::fprintf(stderr, "mir_bench_accumulate: MIR_USE_LAPACK=%d, d=%ld, rows/iteration=%ld\n", MIR_USE_LAPACK,
+                     static_cast<long>(kDim), static_cast<long>(kRowsPerIter));
+    });
 }

@@ -2,7 +2,7 @@
 // LAPACK bound (dpotrf + two dtrmm + dsyevd eigenvalues only).
 //
 // This file is compiled twice (two executables, never two TUs of one
-// binary: the inline kernels in mir/detail/blas.hpp differ between the two
+// binary: the inline kernels of mir/backend/ differ between the two
 // settings and mixing them in one program would be an ODR violation):
 //   mir_bench_trace_sqrt        MIR_USE_LAPACK as the mir target sets it (1)
 //   mir_bench_trace_sqrt_eigen  through bench_trace_sqrt_eigen.cpp, which
@@ -44,11 +44,8 @@
 #include <utility>
 #include <vector>
 
-#ifndef MIR_BENCH_HAVE_LAPACK
-#define MIR_BENCH_HAVE_LAPACK 0
-#endif
+#include "bench_common.hpp"
 #if MIR_BENCH_HAVE_LAPACK
-#include <cblas.h>
 #include <lapacke.h>
 #endif
 
@@ -124,12 +121,6 @@ double composed_bound(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2) {
 }
 #endif
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
 // mir::trace_sqrt_product, paired with the bound: every iteration times
 // both, back to back, alternating which goes first, so that load from other
 // processes (the machine is shared) hits both alike. The benchmark's time
@@ -147,23 +138,19 @@ void BM_trace_sqrt(benchmark::State& state) {
     static std::map<Eigen::Index, bool> first_flag;
     bool& mir_first = first_flag.try_emplace(d, true).first->second;
     for (auto _ : state) {
-        double this_mir = 0.0;
-        for (int part = 0; part < 2; ++part) {
-            if ((part == 0) == mir_first) {
-                const auto t0 = clock_type::now();
+        const double this_mir = mir_bench::time_paired(
+            mir_first,
+            [&] {
                 r = mir::trace_sqrt_product_detailed(in.s1, in.s2);
                 benchmark::DoNotOptimize(std::as_const(r.value));
-                this_mir = seconds_since(t0);
-            } else {
+            },
+            [&] {
 #if MIR_BENCH_HAVE_LAPACK
-                const auto t0 = clock_type::now();
                 bound_value = composed_bound(in.s1, in.s2);
                 benchmark::DoNotOptimize(std::as_const(bound_value));
-                t_bound += seconds_since(t0);
 #endif
-            }
-        }
-        mir_first = !mir_first;
+            },
+            t_bound);
         t_mir += this_mir;
         state.SetIterationTime(this_mir);
     }
@@ -246,17 +233,11 @@ BENCHMARK(BM_trace_sqrt_passes_bound)->Apply(plain)->Arg(1024)->Arg(2048)->Arg(4
 }  // namespace
 
 int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::AddCustomContext("mir_use_lapack", std::to_string(MIR_USE_LAPACK));
-    benchmark::AddCustomContext("mir_bench_have_lapack", std::to_string(MIR_BENCH_HAVE_LAPACK));
-    benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
-                                                     std::to_string(EIGEN_MAJOR_VERSION) + "." +
-                                                     std::to_string(EIGEN_MINOR_VERSION));
-    benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
-    std::fprintf(stderr, "mir_bench_trace_sqrt: MIR_USE_LAPACK=%d, MIR_BENCH_HAVE_LAPACK=%d\n", MIR_USE_LAPACK,
-                 MIR_BENCH_HAVE_LAPACK);
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return mir_bench::run_benchmarks(argc, argv, [] {
+        benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
+                                                         std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                                                         std::to_string(EIGEN_MINOR_VERSION));
+        std::fprintf(stderr, "mir_bench_trace_sqrt: MIR_USE_LAPACK=%d, MIR_BENCH_HAVE_LAPACK=%d\n", MIR_USE_LAPACK,
+                     MIR_BENCH_HAVE_LAPACK);
+    });
 }

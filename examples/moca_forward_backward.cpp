@@ -32,7 +32,7 @@ int main() {
     mir::moca::init_options init;
     init.stddev = 0.02;
     init.seed = 7;
-    mir::moca::layer layer = mir::moca::init_calibration(1, d, init).layers[0];
+    mir::moca::layer_calibration layer = mir::moca::init_calibration(1, d, init).layers[0];
 
     // Forward, out of place: vision rows become u ⊙ h + v (float32 math, cast
     // back to bf16); text rows are copied unchanged.
@@ -57,7 +57,7 @@ int main() {
     std::printf("dL/dh row 2, dim 0 = %.4f (= u[0] * g)\n", static_cast<float>(grad_in[2 * d]));
 
     // One gradient step shrinks the calibrated vision rows.
-    const auto loss = [&](const mir::moca::layer& p) {
+    const auto loss = [&](const mir::moca::layer_calibration& p) {
         std::vector<mir::bfloat16> z(h.size());
         mir::moca::forward(p, mir::row_view<mir::bfloat16>(h.data(), tokens, d),
                            mir::moca::mutable_rows<mir::bfloat16>(z.data(), tokens, d), vision);
@@ -67,7 +67,7 @@ int main() {
         }
         return s;
     };
-    mir::moca::layer stepped = layer;
+    mir::moca::layer_calibration stepped = layer;
     stepped.scale -= 1e-3 * grads.scale;
     stepped.shift -= 1e-3 * grads.shift;
     std::printf("loss %.4f -> %.4f after one step of size 1e-3\n", loss(layer), loss(stepped));
@@ -78,7 +78,7 @@ int main() {
     std::vector<mir::bfloat16> vis_rows(h.begin() + 2 * d, h.begin() + 8 * d), txt_rows;
     txt_rows.insert(txt_rows.end(), h.begin(), h.begin() + 2 * d);
     txt_rows.insert(txt_rows.end(), h.begin() + 8 * d, h.end());
-    const auto stats = mir::moca::compute_layer_statistics(mir::row_view<mir::bfloat16>(vis_rows.data(), 6, d),
+    const auto stats = mir::compute_layer_statistics(mir::row_view<mir::bfloat16>(vis_rows.data(), 6, d),
                                                            mir::row_view<mir::bfloat16>(txt_rows.data(), 6, d),
                                                            mir::outlier_policy::none);
     const auto m = mir::moca::moment_match(stats);

@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <type_traits>
 
 #include "mir/config.hpp"
+#include "mir/detail/enum_name.hpp"
 #include "mir/error.hpp"
 
 namespace mir {
@@ -44,13 +46,7 @@ inline constexpr dtype dtype_of = std::same_as<T, float>    ? dtype::f32
                                                             : dtype::bf16;
 
 constexpr std::string_view to_string(dtype t) noexcept {
-    switch (t) {
-        case dtype::f16: return "f16";
-        case dtype::bf16: return "bf16";
-        case dtype::f32: return "f32";
-        case dtype::f64: return "f64";
-    }
-    return "?";
+    return detail::enum_name(t, std::array<std::string_view, 4>{"f16", "bf16", "f32", "f64"});
 }
 
 constexpr std::size_t size_of(dtype t) noexcept {

@@ -5,14 +5,16 @@
 //
 // Where each equation of SPEC.md lives:
 //   §2.1 text-centric scale α        mir/stats/scale.hpp
-//   §2.2 3σ rule, outlier policies   mir/stats/norms.hpp, mir/stats/outliers.hpp
+//   §2.2 3σ rule, outlier policies   mir/stats/norms.hpp, mir/stats/outliers.hpp (policy table and plans)
 //   §2.3 moments, covariance         mir/stats/moments.hpp
 //   §2.3 Tr (Σ₁Σ₂)^{1/2}, cut-off    mir/linalg/trace_sqrt.hpp, mir/linalg/eigenvalues.hpp
 //   §3 official loop (benchmark)    mir/linalg/official_loop.hpp
-//   §4 matrix square roots          mir/linalg/sqrt_methods.hpp (newton_schulz, denman_beavers,
+//   §4 matrix square roots          mir/linalg/sqrt_catalogue.hpp (the table), mir/linalg/sqrt_methods.hpp (newton_schulz, denman_beavers,
 //                                   pade, taylor, sqrtm)
 //   §2.3 Fréchet distance            mir/metric/frechet.hpp
-//   §2   one layer's pipeline        mir/metric/layer.hpp (+ mir/stats/modality.hpp)
+//   §2.1–2.2 one layer's statistics  mir/stats/layer_statistics.hpp (in memory, replayed, streamed;
+//                                   + mir/stats/modality.hpp, mir/stats/gaussian.hpp)
+//   §2   one layer's FID             mir/metric/layer.hpp
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
 //   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
 //   exact, bounded memory, replayed  mir/metric/multipass.hpp (+ mir/stats/median.hpp)
@@ -22,7 +24,7 @@
 //                                   opt-in: xtensor.hpp, dlpack.hpp, libtorch.hpp
 //   feeding MIR from a model         mir/source/sink.hpp (hidden_state_sink), source.hpp
 //                                   (hidden_state_source, compute_mir), vision_positions.hpp,
-//                                   tensor_layer.hpp; dump files: mir/io/dump_source.hpp
+//                                   tensor_layer.hpp; dump files: mir/source/dump_source.hpp (needs mir::io)
 #pragma once
 
 #include "mir/adapters/adapter.hpp"
@@ -31,13 +33,16 @@
 #include "mir/config.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/mask.hpp"
+#include "mir/precision.hpp"
 #include "mir/linalg/eigenvalues.hpp"
 #include "mir/linalg/denman_beavers.hpp"
 #include "mir/linalg/newton_schulz.hpp"
 #include "mir/linalg/official_loop.hpp"
 #include "mir/linalg/pade.hpp"
+#include "mir/linalg/sqrt_catalogue.hpp"
 #include "mir/linalg/sqrt_methods.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/sqrtm.hpp"
 #include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
@@ -54,6 +59,8 @@
 #include "mir/source/source.hpp"
 #include "mir/source/tensor_layer.hpp"
 #include "mir/source/vision_positions.hpp"
+#include "mir/stats/gaussian.hpp"
+#include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/moments.hpp"

@@ -97,6 +97,12 @@ inline void require_identical(const mir::mir_result& a, const mir::mir_result& b
     REQUIRE(std::isfinite(a.mir));
 }
 
+/// The sink fed by make(sample, k) gives bitwise the raw views' MIR.
+template <mir::element T, class Make>
+void require_same_as_raw(const std::vector<sample_values<T>>& ss, Make&& make) {
+    require_identical(sink_mir(ss, std::forward<Make>(make)), reference_mir(ss));
+}
+
 inline double max_rel_fid_diff(const mir::mir_result& a, const mir::mir_result& b) {
     REQUIRE(a.layers.size() == b.layers.size());
     double worst = 0.0;

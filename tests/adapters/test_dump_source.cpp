@@ -1,14 +1,14 @@
 // The dump files as a hidden-state source, and the hook sink fed layer by
 // layer on the same values: the same MIR (1e-12 under every exact policy;
 // within the documented reservoir bound for the bounded-memory median).
-// The golden dumps are read twice: through mir::io::dump_source, and through
+// The golden dumps are read twice: through mir::dump_source, and through
 // the tests' own safetensors reader (tests/support/golden.hpp), which then
 // pushes Eigen matrices in pieces of 13 tokens, as a hook on a model with
 // micro-batches would.
 #include <catch2/catch.hpp>
 
 #include <mir/adapters/eigen.hpp>
-#include <mir/io/dump_source.hpp>
+#include <mir/source/dump_source.hpp>
 
 #include <Eigen/Core>
 
@@ -45,7 +45,7 @@ mir::mir_result hook_mir(const mir_test::dump<T>& g, const mir::accumulator_opti
 template <class T>
 void compare(const std::string& name) {
     const auto g = mir_test::read_dump<T>(name);
-    auto src = mir::io::dump_source::open(mir_test::golden_dir() / name);
+    auto src = mir::dump_source::open(mir_test::golden_dir() / name);
     REQUIRE(src.num_samples() == static_cast<index_t>(g.samples.size()));
     REQUIRE(src.num_indices() == g.indices);
     REQUIRE(src.hidden_size() == g.d);
@@ -80,11 +80,11 @@ TEST_CASE("dump_source and the hook sink give the same MIR on the golden dumps",
 }
 
 TEST_CASE("dump_source: pre-split and npz dumps give the per-sample files' numbers", "[adapters][sink][golden]") {
-    auto per_sample = mir::io::dump_source::open(mir_test::golden_dir() / "f16_small");
+    auto per_sample = mir::dump_source::open(mir_test::golden_dir() / "f16_small");
     const auto ref = mir::compute_mir(per_sample);
     for (const char* other : {"f16_small_presplit", "f16_small_npz"}) {
         INFO(other);
-        auto src = mir::io::dump_source::open(mir_test::golden_dir() / other);
+        auto src = mir::dump_source::open(mir_test::golden_dir() / other);
         CHECK(mir_test::max_rel_fid_diff(mir::compute_mir(src), ref) <= 1e-12);
     }
     // And the golden oracle's number itself.
@@ -99,6 +99,6 @@ TEST_CASE("dump_source: files from different models are refused by name", "[adap
     std::filesystem::copy_file(mir_test::golden_dir() / "f16_small" / "sample_0000.safetensors", dir / "a.safetensors");
     std::filesystem::copy_file(mir_test::golden_dir() / "f32_wide" / "sample_0000.safetensors", dir / "b.safetensors");
     using Catch::Matchers::Contains;
-    CHECK_THROWS_WITH(mir::io::dump_source::open(dir), Contains("b.safetensors") && Contains("a.safetensors"));
+    CHECK_THROWS_WITH(mir::dump_source::open(dir), Contains("b.safetensors") && Contains("a.safetensors"));
     std::filesystem::remove_all(dir);
 }

@@ -365,3 +365,14 @@ def test_moca_init_checkpoint_and_fid(tmp):
     j = json.loads(run("moca-init", dumps, "--out", out, "--json", "-").stdout)
     assert j["outliers"] == "replace-median" and j["fid_sum_after"] < j["fid_sum_before"]
     run("moca-init", dumps, ok=False)
+
+
+def test_unwritable_output_is_an_error(tmp):
+    # A JSON document that does not reach stdout or its file (here: a full disk) fails the run.
+    d = os.path.join(GOLDEN, "f16_small")
+    for args in (["compute", d, "--quiet"], ["moca-init", d, "--out", os.path.join(tmp, "m.safetensors")]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([MIR, *args, "--json", "-"], stdout=full, stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 1 and "stdout: cannot write the JSON output" in p.stderr, (args, p.returncode, p.stderr)
+        p = run(*args, "--json", "/dev/full", ok=False)
+        assert "/dev/full: cannot write the JSON output" in p.stderr, (args, p.stderr)

@@ -20,7 +20,7 @@ namespace {
 using mir::index_t;
 using rows_d = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-mir::moca::layer random_layer(index_t d, std::uint64_t seed, double stddev = 0.1) {
+mir::moca::layer_calibration random_layer(index_t d, std::uint64_t seed, double stddev = 0.1) {
     mir::moca::normal_generator g(seed);
     return mir::moca::init_layer(d, stddev, g);
 }
@@ -136,7 +136,7 @@ TEST_CASE("moca rejects masks and ranges that do not fit the block", "[moca]") {
 namespace {
 
 // L = Σ_ij w_ij ψ_ij + ½ Σ_ij ψ_ij² over a [t, d] block, in fp64.
-double loss(const mir::moca::layer& p, const rows_d& h, const rows_d& w, const mir::moca::vision_positions& vis) {
+double loss(const mir::moca::layer_calibration& p, const rows_d& h, const rows_d& w, const mir::moca::vision_positions& vis) {
     rows_d y = h;
     mir::moca::forward_inplace(p, mir::moca::mutable_rows<double>(y.data(), y.rows(), y.cols()), vis);
     return (w.array() * y.array()).sum() + 0.5 * y.squaredNorm();
@@ -311,7 +311,7 @@ rows_d entered_rows(const rows_d& x, mir::outlier_policy policy) {
     return out;
 }
 
-rows_d apply(const rows_d& x, const mir::moca::layer& p) {
+rows_d apply(const rows_d& x, const mir::moca::layer_calibration& p) {
     rows_d y = x;
     for (index_t i = 0; i < y.rows(); ++i) y.row(i) = y.row(i).cwiseProduct(p.scale.transpose()) + p.shift.transpose();
     return y;
@@ -330,7 +330,7 @@ TEST_CASE("moca moment matching maps vision means and stds onto the text rows", 
     const rows_d t = mir_test::gaussian_rows(150, d, 9, 1.0, -0.4);
     for (auto policy : {mir::outlier_policy::none, mir::outlier_policy::drop, mir::outlier_policy::replace_median}) {
         INFO(std::string(mir::to_string(policy)));
-        const auto s = mir::moca::compute_layer_statistics(mir::row_view<double>(v.data(), v.rows(), d),
+        const auto s = mir::compute_layer_statistics(mir::row_view<double>(v.data(), v.rows(), d),
                                                            mir::row_view<double>(t.data(), t.rows(), d), policy, 3);
         if (policy != mir::outlier_policy::none) CHECK(s.vision.outliers == 3);
         const auto r = mir::moca::moment_match(s);
@@ -353,7 +353,7 @@ TEST_CASE("moca closed-form FID after calibration equals the FID of the calibrat
         const index_t d = 16;
         const rows_d v = vision_rows(n, d, 12);
         const rows_d t = mir_test::gaussian_rows(240, d, 13, 1.0, 0.2);
-        const auto s = mir::moca::compute_layer_statistics(mir::row_view<double>(v.data(), n, d),
+        const auto s = mir::compute_layer_statistics(mir::row_view<double>(v.data(), n, d),
                                                            mir::row_view<double>(t.data(), t.rows(), d),
                                                            mir::outlier_policy::none);
         const auto r = mir::moca::moment_match(s);
@@ -379,7 +379,7 @@ TEST_CASE("moca statistics from a replayed source equal the in-memory statistics
     }();
     for (auto policy : {mir::outlier_policy::none, mir::outlier_policy::drop, mir::outlier_policy::replace_median}) {
         INFO(std::string(mir::to_string(policy)));
-        const auto ref = mir::moca::compute_layer_statistics(mir::row_view<mir::half>(vh.data(), 90, d),
+        const auto ref = mir::compute_layer_statistics(mir::row_view<mir::half>(vh.data(), 90, d),
                                                              mir::row_view<double>(t.data(), 70, d), policy, 2);
         const auto replay = [&](auto&& sink) {
             for (index_t first = 0; first < 90; first += 25) {
@@ -387,7 +387,7 @@ TEST_CASE("moca statistics from a replayed source equal the in-memory statistics
                 if (first < 70) sink(false, mir::row_view<double>(t.data() + first * d, std::min<index_t>(25, 70 - first), d));
             }
         };
-        const auto got = mir::moca::compute_layer_statistics_multipass(replay, d, policy, 2);
+        const auto got = mir::compute_layer_statistics_multipass(replay, d, policy, 2);
         CHECK(got.alpha == Approx(ref.alpha).epsilon(1e-14));
         CHECK(got.vision.outliers == ref.vision.outliers);
         CHECK((got.vision.gaussian.mean - ref.vision.gaussian.mean).norm() <= 1e-12 * ref.vision.gaussian.mean.norm());

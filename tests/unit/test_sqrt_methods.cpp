@@ -157,11 +157,11 @@ TEST_CASE("official loop: (A, I) is a fixed point, so it returns its input (SPEC
 TEST_CASE("reference-fast through the options equals Tr(S1 S2)", "[sqrt_methods]") {
     const Eigen::MatrixXd s1 = mir_test::with_spectrum(mir_test::random_orthogonal(20, 1), mir_test::log_spectrum(20, 1e3));
     const Eigen::MatrixXd s2 = mir_test::with_spectrum(mir_test::random_orthogonal(20, 2), mir_test::log_spectrum(20, 1e3));
-    const auto r = mir::trace_sqrt_product(s1, s2, mir::sqrt_options(mir::sqrt_method::reference_fast));
+    const auto r = mir::trace_sqrt_with(s1, s2, mir::sqrt_options(mir::sqrt_method::reference_fast));
     CHECK(r.value == Approx((s1 * s2).trace()).epsilon(1e-13));
     CHECK(r.status == mir::sqrt_status::not_iterative);
     CHECK(r.route == mir::trace_sqrt_route::reference_fast);
-    const auto e = mir::trace_sqrt_product(s1, s2, mir::sqrt_options{});
+    const auto e = mir::trace_sqrt_with(s1, s2, mir::sqrt_options{});
     CHECK(e.value == mir::trace_sqrt_product(s1, s2));
 }
 
@@ -175,7 +175,7 @@ TEST_CASE("newton-schulz: accuracy targets against exact, fp64, automatic stoppi
             const Eigen::MatrixXd s2 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 12), mir_test::log_spectrum(d, kappa));
             mir::sqrt_options o(mir::sqrt_method::newton_schulz);
             o.form = form;
-            const auto r = mir::trace_sqrt_product(s1, s2, o);
+            const auto r = mir::trace_sqrt_with(s1, s2, o);
             const double target = kappa <= 1e4 ? 1e-8 : 1e-6;
             CHECK(rel(r.value, mir::trace_sqrt_product(s1, s2)) <= target);
             CHECK(r.iterations > 0);
@@ -199,25 +199,25 @@ TEST_CASE("sqrt methods: singular and rank-deficient inputs never give NaN", "[s
     for (auto m : {mir::sqrt_method::newton_schulz, mir::sqrt_method::denman_beavers, mir::sqrt_method::pade,
                    mir::sqrt_method::taylor}) {
         for (auto form : {mir::sqrt_form::symmetric, mir::sqrt_form::product}) {
-            for (auto p : {mir::sqrt_precision::fp64, mir::sqrt_precision::fp32}) {
+            for (auto p : {mir::precision::fp64, mir::precision::fp32}) {
                 CAPTURE(mir::to_string(m), mir::to_string(form), mir::to_string(p));
                 mir::sqrt_options o(m);
                 o.form = form;
                 o.precision = p;
-                const auto r = mir::trace_sqrt_product(s1, s2, o);
+                const auto r = mir::trace_sqrt_with(s1, s2, o);
                 CHECK(std::isfinite(r.value));
                 CHECK(std::isfinite(r.residual));
                 CHECK(r.value >= 0);
                 if (mir::is_iterative(m) && form == mir::sqrt_form::symmetric) {
                     // The rank-revealing symmetric form removes the null space.
-                    CHECK(rel(r.value, exact) <= (p == mir::sqrt_precision::fp64 ? 1e-10 : 1e-4));
+                    CHECK(rel(r.value, exact) <= (p == mir::precision::fp64 ? 1e-10 : 1e-4));
                 }
             }
         }
     }
     // The zero matrix and a rank-one matrix.
     const Eigen::MatrixXd zero = Eigen::MatrixXd::Zero(8, 8);
-    const auto z = mir::trace_sqrt_product(zero, zero, mir::sqrt_options(mir::sqrt_method::newton_schulz));
+    const auto z = mir::trace_sqrt_with(zero, zero, mir::sqrt_options(mir::sqrt_method::newton_schulz));
     CHECK(z.value == 0.0);
     const Eigen::VectorXd v = Eigen::VectorXd::LinSpaced(8, 1, 2);
     const Eigen::MatrixXd one = v * v.transpose();
@@ -236,9 +236,9 @@ TEST_CASE("newton-schulz fp32 reaches its floor without diverging", "[sqrt_metho
         const Eigen::MatrixXd s1 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 21), mir_test::log_spectrum(d, kappa));
         const Eigen::MatrixXd s2 = mir_test::with_spectrum(mir_test::random_orthogonal(d, 22), mir_test::log_spectrum(d, kappa));
         mir::sqrt_options o(mir::sqrt_method::newton_schulz);
-        o.precision = mir::sqrt_precision::fp32;
+        o.precision = mir::precision::fp32;
         o.max_iter = 1000;
-        const auto r = mir::trace_sqrt_product(s1, s2, o);
+        const auto r = mir::trace_sqrt_with(s1, s2, o);
         CHECK(std::isfinite(r.value));
         CHECK(r.status != mir::sqrt_status::breakdown);
         CHECK(r.status != mir::sqrt_status::max_iter);  // it stops by itself, at its floor

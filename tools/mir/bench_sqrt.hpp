@@ -1,5 +1,5 @@
 // tools/mir/bench_sqrt.hpp — `mir bench-sqrt`: accuracy and cost of every
-// way of obtaining Tr (S1 S2)^{1/2} (docs/sqrt-benchmark.md).
+// way of obtaining Tr (S1 S2)^{1/2} (docs/sqrt-benchmark.md). Its parts: bench_sqrt_detail.hpp.
 #pragma once
 
 #include <string>

@@ -1,34 +1,31 @@
 #include "compute.hpp"
 
-#include <mir/io/dump.hpp>
-#include <nlohmann/json.hpp>
+#include <mir/source/dump.hpp>
 
-#include <atomic>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <mutex>
-#include <thread>
+#include <memory>
 #include <unistd.h>
 
+#include "cli_options.hpp"
+#include "command.hpp"
+#include "layer_runner.hpp"
 #include "layers.hpp"
+#include "output.hpp"
 #include "plot.hpp"
 
 namespace mir::tool {
 
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt) {
     const auto replay = [&](auto&& sink) { d.replay_layer(layer, sink); };
-    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, d.hidden_size(), opt);
-    return compute_layer_multipass<double>(replay, d.hidden_size(), opt);
+    return with_precision(opt.precision,
+                          [&]<class Acc>() { return compute_layer_multipass<Acc>(replay, d.hidden_size(), opt); });
 }
 
 namespace {
 
 std::string describe_method(const compute_options& o) {
     return std::string(to_string(o.sqrt.method)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
-           (o.precision == accumulation::fp64 ? "fp64" : "fp32") + " accumulation";
+           std::string(to_string(o.precision)) + " accumulation";
 }
 
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
@@ -51,16 +48,17 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
 
 }  // namespace
 
-std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d) {
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d) {
+    const sqrt_method_info& method = info(o.sqrt.method);  // which sqrt_* fields apply
     nlohmann::ordered_json j;
     j["mir"] = r.mir;
-    j["sqrt"] = std::string(to_string(o.sqrt.method));
-    if (is_iterative(o.sqrt.method)) {
+    j["sqrt"] = std::string(method.name);
+    if (method.iterative) {
         j["sqrt_tol"] = o.sqrt.tol > 0 ? o.sqrt.tol : default_sqrt_tol<double>();
         j["sqrt_max_iter"] = o.sqrt.max_iter;
     }
     j["outliers"] = std::string(to_string(o.policy));
-    j["precision"] = o.precision == accumulation::fp64 ? "fp64" : "fp32";
+    j["precision"] = std::string(to_string(o.precision));
     j["hidden_size"] = d.hidden_size();
     j["files"] = d.files().size();
     j["fid_sum"] = r.fid_sum;
@@ -79,82 +77,70 @@ std::string result_json(const mir_result& r, const compute_options& o, const dum
         e["vision_outliers"] = l.vision.outliers;
         e["text_outliers"] = l.text.outliers;
         e["sqrt_route"] = std::string(to_string(l.terms.route));
-        if (is_iterative(o.sqrt.method)) {
-            e["sqrt_iterations"] = l.terms.sqrt_iterations;
-            e["sqrt_residual"] = l.terms.sqrt_residual;
-            e["sqrt_status"] = std::string(to_string(l.terms.sqrt_outcome));
-        } else if (o.sqrt.method == sqrt_method::pade || o.sqrt.method == sqrt_method::taylor) {
-            e["sqrt_residual"] = l.terms.sqrt_residual;
-        }
+        if (method.iterative) e["sqrt_iterations"] = l.terms.sqrt_iterations;
+        if (method.has_residual) e["sqrt_residual"] = l.terms.sqrt_residual;
+        if (method.iterative) e["sqrt_status"] = std::string(to_string(l.terms.sqrt_outcome));
         layers.push_back(std::move(e));
     }
     j["layers"] = std::move(layers);
-    return j.dump(2) + "\n";
+    return j;
 }
 
 int run_compute(const compute_options& o) {
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = io::dump_source::open(inputs);
+    const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
     const bool progress = !o.quiet && isatty(STDERR_FILENO);
     const bool json_stdout = o.json == "-";
 
     std::vector<layer_result> results(layers.size());
-    std::atomic<std::size_t> next{0}, done{0};
-    std::mutex mu;
-    std::exception_ptr failure;
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto worker = [&] {
-        for (std::size_t i = next++; i < layers.size(); i = next++) {
-            try {
-                layer_options lo;
-                lo.policy = o.policy;
-                lo.sqrt = o.sqrt;
-                lo.precision = o.precision;
-                lo.layer = layers[i];
-                results[i] = compute_layer_from_files(d, layers[i], lo);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mu);
-                if (!failure) failure = std::current_exception();
-                next = layers.size();
-                return;
-            }
-            const std::size_t n = ++done;
-            if (progress) {
-                std::lock_guard<std::mutex> lock(mu);
-                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                std::fprintf(stderr, "\r%zu files, %zu/%zu layers done, ETA %.0f s   ", d.files().size(), n,
-                             layers.size(), s / static_cast<double>(n) * static_cast<double>(layers.size() - n));
-            }
-        }
-    };
-    const int threads = std::max(1, std::min<int>(o.threads, static_cast<int>(layers.size())));
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    if (progress) std::fprintf(stderr, "\n");
-    if (failure) std::rethrow_exception(failure);
+    layer_options lo;
+    lo.policy = o.policy;
+    lo.sqrt = o.sqrt;
+    lo.precision = o.precision;
+    run_layers(layers, o.threads,
+               [&](std::size_t i) {
+                   layer_options li = lo;
+                   li.layer = layers[i];
+                   results[i] = compute_layer_from_files(d, layers[i], li);
+               },
+               {progress, std::to_string(d.files().size()) + " files"});
 
     const mir_result r = aggregate(std::move(results));
     if (!json_stdout) print_table(r, o, d);
-    if (!o.json.empty()) {
-        const std::string doc = result_json(r, o, d);
-        if (json_stdout) {
-            std::fwrite(doc.data(), 1, doc.size(), stdout);
-        } else {
-            std::ofstream out(o.json, std::ios::binary);
-            if (!(out << doc)) throw file_error(o.json + ": cannot write the JSON output");
-        }
-    }
+    if (!o.json.empty()) write_json(o.json, result_json(r, o, d));
     if (!o.plot.empty()) {
-        std::ofstream out(o.plot, std::ios::binary);
-        if (!(out << fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"))) {
-            throw file_error(o.plot + ": cannot write the plot");
-        }
+        write_output(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"),
+                     "the plot");
         if (!json_stdout && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());
     }
     return 0;
+}
+
+command register_compute(CLI::App& app) {
+    struct state {
+        compute_options o;
+        std::string policy_name = std::string(to_string(outlier_policy::replace_median));
+        std::string sqrt_name = std::string(to_string(sqrt_method::exact));
+        std::string precision_name = std::string(to_string(precision::fp64));
+    };
+    const auto s = std::make_shared<state>();
+    auto* c = app.add_subcommand("compute", "MIR and per-layer FID of hidden-state dumps");
+    c->add_option("paths", s->o.inputs, "dump files, or directories of .safetensors/.npz files")->required();
+    c->add_option("--layers", s->o.layers, "hidden-state indices: all, 1-32, 1,4,8 (default: every index but 0)");
+    add_outliers_option(*c, s->policy_name);
+    add_sqrt_options(*c, s->sqrt_name, s->o.sqrt);
+    add_precision_option(*c, s->precision_name);
+    c->add_option("--json", s->o.json, "write the result as JSON to FILE (- for stdout, nothing else printed)");
+    c->add_option("--plot", s->o.plot, "write an SVG plot of per-layer FID to FILE");
+    add_threads_option(*c, s->o.threads);
+    c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
+    return {c, [s] {
+                s->o.policy = parse_outlier_policy(s->policy_name);
+                s->o.sqrt.method = parse_sqrt_method(s->sqrt_name);
+                s->o.precision = parse_precision(s->precision_name);
+                return run_compute(s->o);
+            }};
 }
 
 }  // namespace mir::tool

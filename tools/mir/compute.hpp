@@ -1,8 +1,9 @@
 // tools/mir/compute.hpp — `mir compute`: dump files in, MIR out.
 #pragma once
 
-#include <mir/io/dump_source.hpp>
+#include <mir/source/dump_source.hpp>
 #include <mir/mir.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
@@ -15,7 +16,7 @@ struct compute_options {
     std::string layers = "default";
     outlier_policy policy = outlier_policy::replace_median;
     sqrt_options sqrt;  // method, tolerance, iteration limit
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     std::string json;  // "" = none, "-" = stdout
     std::string plot;  // "" = none
     int threads = 1;
@@ -23,7 +24,7 @@ struct compute_options {
 };
 
 /// What the files hold (opened and checked consistent across files).
-using dump_summary = io::dump_source;
+using dump_summary = dump_source;
 
 /// One layer, exact, in memory independent of the number of files.
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);
@@ -32,6 +33,6 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 int run_compute(const compute_options& o);
 
 /// The JSON document of a result (schema in docs/cli.md).
-std::string result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
 
 }  // namespace mir::tool

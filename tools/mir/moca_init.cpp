@@ -1,21 +1,21 @@
 #include "moca_init.hpp"
 
-#include <mir/io/dump.hpp>
+#include <mir/source/dump.hpp>
 #include <mir/mir.hpp>
 #include <mir/moca/checkpoint.hpp>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
-#include <thread>
+#include <memory>
+#include <numeric>
 
+#include "cli_options.hpp"
+#include "command.hpp"
 #include "compute.hpp"
+#include "layer_runner.hpp"
+#include "output.hpp"
 
 namespace mir::tool {
 
@@ -34,8 +34,8 @@ struct layer_row {
 };
 
 // (u, v) as the checkpoint stores them.
-moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
-    moca::layer r = p;
+moca::layer_calibration rounded(const moca::layer_calibration& p, io::file_dtype dt) {
+    moca::layer_calibration r = p;
     for (Eigen::VectorXd* x : {&r.scale, &r.shift}) {
         for (index_t j = 0; j < x->size(); ++j) {
             const auto f = static_cast<float>((*x)[j]);
@@ -50,13 +50,13 @@ moca::layer rounded(const moca::layer& p, io::file_dtype dt) {
 layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt) {
     const int index = moca::calibration::hidden_state_index(layer);
     const auto replay = [&](auto&& sink) { d.replay_layer(index, sink); };
-    const moca::layer_statistics s = moca::compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
+    const layer_statistics s = compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
     layer_row r;
     r.layer = layer;
     r.match = moca::moment_match(s);
     r.vision_outliers = s.vision.outliers;
     r.text_outliers = s.text.outliers;
-    const moca::layer stored = rounded(r.match.params, dt);
+    const moca::layer_calibration stored = rounded(r.match.params, dt);
     r.fid_after_stored = frechet_distance_terms(moca::apply_affine(s.vision.gaussian, stored), s.text.gaussian)
                              .scaled(s.alpha * s.alpha)
                              .value();
@@ -71,7 +71,7 @@ int run_moca_init(const moca_init_options& o) {
     const outlier_policy policy = parse_outlier_policy(o.policy);
     const io::file_dtype dt = o.dtype == "bf16" ? io::file_dtype::bf16 : o.dtype == "f16" ? io::file_dtype::f16 : io::file_dtype::f32;
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
-    const dump_summary d = io::dump_source::open(inputs);
+    const dump_summary d = dump_source::open(inputs);
     const int k = d.num_indices() - 1;  // decoder layers
     if (k < 1) {
         throw file_error(d.files().front().string() + ": " + std::to_string(d.num_indices()) +
@@ -79,27 +79,10 @@ int run_moca_init(const moca_init_options& o) {
     }
 
     std::vector<layer_row> rows(static_cast<std::size_t>(k));
-    std::atomic<int> next{0};
-    std::mutex mu;
-    std::exception_ptr failure;
-    const auto worker = [&] {
-        for (int i = next++; i < k; i = next++) {
-            try {
-                rows[static_cast<std::size_t>(i)] = compute_row(d, i, policy, dt);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mu);
-                if (!failure) failure = std::current_exception();
-                next = k;
-                return;
-            }
-        }
-    };
-    const int threads = std::max(1, std::min(o.threads, k));
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    if (failure) std::rethrow_exception(failure);
+    std::vector<int> decoder_layers(static_cast<std::size_t>(k));
+    std::iota(decoder_layers.begin(), decoder_layers.end(), 0);
+    run_layers(decoder_layers, o.threads,
+               [&](std::size_t i) { rows[i] = compute_row(d, decoder_layers[i], policy, dt); });
 
     moca::calibration c;
     for (const auto& r : rows) c.layers.push_back(r.match.params);
@@ -156,15 +139,24 @@ int run_moca_init(const moca_init_options& o) {
             layers.push_back(std::move(e));
         }
         j["layers"] = std::move(layers);
-        const std::string doc = j.dump(2) + "\n";
-        if (json_stdout) {
-            std::fwrite(doc.data(), 1, doc.size(), stdout);
-        } else {
-            std::ofstream out(o.json, std::ios::binary);
-            if (!(out << doc)) throw file_error(o.json + ": cannot write the JSON output");
-        }
+        write_json(o.json, j);
     }
     return 0;
+}
+
+command register_moca_init(CLI::App& app) {
+    const auto o = std::make_shared<moca_init_options>();
+    auto* c = app.add_subcommand(
+        "moca-init", "moment-matching MoCa calibration (u, v per decoder layer) from dumps, with FID before/after");
+    c->add_option("paths", o->inputs, "dump files, or directories of .safetensors/.npz files")->required();
+    c->add_option("--out", o->out, "checkpoint to write (official names model.layers.{i}.modality_layernorm.*)")
+        ->required();
+    c->add_option("--dtype", o->dtype, "f32 (default), bf16 or f16")->check(CLI::IsMember({"f32", "bf16", "f16"}));
+    add_outliers_option(*c, o->policy);
+    c->add_option("--json", o->json,
+                  "also write the per-layer FIDs as JSON to FILE (- for stdout, nothing else printed)");
+    add_threads_option(*c, o->threads);
+    return {c, [o] { return run_moca_init(*o); }};
 }
 
 }  // namespace mir::tool

@@ -1,5 +1,5 @@
 // tools/mir/plot.hpp — an SVG of per-layer FID against layer index, log y
-// axis, like the paper's per-layer modality-gap figure.
+// axis, like the paper's per-layer modality-gap figure (drawn by svg_plot.hpp).
 #pragma once
 
 #include <mir/metric/mir.hpp>

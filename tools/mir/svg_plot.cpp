@@ -74,7 +74,8 @@ axis fit(const std::vector<double>& v, bool log, double floor) {
 }  // namespace
 
 std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& series) {
-    const double W = 940, H = 560, left = 90, right = 270, top = 70, bottom = 65;
+    // Without a legend the chart is narrower by the legend's column; the plot area is the same.
+    const double right = spec.legend ? 270 : 30, W = 940 - 270 + right, H = 560, left = 90, top = 70, bottom = 65;
     const double pw = W - left - right, ph = H - top - bottom;
     std::vector<double> xs, ys;
     for (const auto& s : series) {
@@ -95,14 +96,15 @@ std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& s
       << "</text>\n<text x=\"" << left + pw / 2 << "\" y=\"48\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555\">"
       << esc(spec.subtitle) << "</text>\n";
     // Grid and tick labels.
-    const auto ticks = [](const axis& a) {
+    const auto ticks = [&](const axis& a) {
         std::vector<double> t;
         if (a.log) {
             const int step = std::max(1, static_cast<int>((a.hi - a.lo) / 10));
             for (double e = a.lo; e <= a.hi + 1e-9; e += step) t.push_back(std::pow(10.0, e));
         } else {
             const double span = a.hi - a.lo, raw = span / 8, mag = std::pow(10.0, std::floor(std::log10(raw)));
-            const double st = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+            double st = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+            if (spec.integer_x && &a == &ax) st = std::max(1.0, std::round(st));
             for (double v = std::ceil(a.lo / st) * st; v <= a.hi; v += st) t.push_back(v);
         }
         return t;
@@ -159,7 +161,7 @@ std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& s
             o << "<title>" << esc(s.name) << ": " << num(s.x[k]) << ", " << num(s.y[k]) << "</title>"
               << (i % 3 == 0 ? "</circle>\n" : i % 3 == 1 ? "</rect>\n" : "</path>\n");
         }
-        // Legend.
+        if (!spec.legend) continue;
         const double ly = top + 8 + 18.0 * static_cast<double>(i), lx = left + pw + 16;
         o << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"10\" height=\"10\" fill=\"" << col
           << "\"/>\n<text x=\"" << lx + 16 << "\" y=\"" << ly + 9.5 << "\" font-size=\"12\">" << esc(s.name)

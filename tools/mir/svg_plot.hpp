@@ -1,6 +1,7 @@
-// tools/mir/svg_plot.hpp — a small SVG scatter/line plot with log axes, for
-// `mir bench-sqrt` (style as plot.cpp: white background, decade grid,
-// sans-serif, one colour per series, a legend).
+// tools/mir/svg_plot.hpp — the program's one SVG writer: a scatter/line chart
+// with log or linear axes, markers, lines and a legend (white background,
+// decade grid, sans-serif, one colour per series). `mir compute --plot` and
+// `mir bench-sqrt` draw with it.
 #pragma once
 
 #include <string>
@@ -20,7 +21,9 @@ struct plot_spec {
     /// Optional: label drawn at x = extra_x_at instead of a number (e.g. "rank-def.").
     double extra_x_at = 0.0;
     std::string extra_x_label;
-    double y_floor = 0.0;  ///< log axes: values below are drawn at this floor (0 = none)
+    double y_floor = 0.0;   ///< log axes: values below are drawn at this floor (0 = none)
+    bool legend = true;     ///< a legend column at the right (one series: usually not needed)
+    bool integer_x = false; ///< linear x axis: ticks at whole numbers only (layer indices)
 };
 
 /// The SVG document.

@@ -9,7 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <vector>
+
+#include "command.hpp"
 
 namespace mir::tool {
 
@@ -173,6 +176,35 @@ int run_synth(const synth_options& o) {
     std::printf("wrote %d samples to %s (K = %d decoder layers, d = %ld, %s)\n", o.samples, o.outdir.c_str(),
                 o.num_layers, d, o.dtype.c_str());
     return 0;
+}
+
+command register_synth(CLI::App& app) {
+    struct state {
+        synth_options o;
+        std::string text_tokens = "60-100";
+    };
+    const auto s = std::make_shared<state>();
+    auto* c = app.add_subcommand("synth", "write a deterministic synthetic LVLM-like dump");
+    c->add_option("outdir", s->o.outdir, "output directory")->required();
+    c->add_option("--num-layers", s->o.num_layers, "K decoder layers (files hold K+1 indices)");
+    c->add_option("--dim", s->o.dim, "hidden size");
+    c->add_option("--samples", s->o.samples, "number of sample files");
+    c->add_option("--vision-tokens", s->o.vision_tokens, "vision tokens per sample");
+    c->add_option("--text-tokens", s->text_tokens, "text tokens per sample, MIN-MAX");
+    c->add_option("--massive", s->o.massive, "massive-activation tokens per sample");
+    c->add_option("--dtype", s->o.dtype, "f16, bf16, f32 or f64")->check(CLI::IsMember({"f16", "bf16", "f32", "f64"}));
+    c->add_option("--seed", s->o.seed, "random seed");
+    return {c, [s] {
+                const std::string& t = s->text_tokens;
+                const auto dash = t.find('-');
+                try {
+                    s->o.text_min = std::stol(t.substr(0, dash));
+                    s->o.text_max = dash == std::string::npos ? s->o.text_min : std::stol(t.substr(dash + 1));
+                } catch (const std::exception&) {
+                    throw argument_error("--text-tokens '" + t + "': expected MIN-MAX, e.g. 60-100");
+                }
+                return run_synth(s->o);
+            }};
 }
 
 }  // namespace mir::tool

@@ -41,10 +41,8 @@ struct strided_rows {
     using value_type = T;
 
     const T* data = nullptr;
-    index_t rows = 0;
-    index_t cols = 0;
-    index_t row_stride = 0;
-    index_t col_stride = 1;
+    index_t rows = 0, cols = 0;
+    index_t row_stride = 0, col_stride = 1;  ///< in elements
 
     /// Whether row_views can point into the tensor itself (zero copy).
     [[nodiscard]] constexpr bool in_place() const noexcept {

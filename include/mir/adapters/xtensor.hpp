@@ -38,11 +38,11 @@ concept xtensor_strided = xtensor_expression<X> && requires(const X& x) {
 
 template <detail::xtensor_expression X>
 struct tensor_adapter<X> {
-    static_assert(detail::xtensor_strided<X>,
-                  "mir: this xtensor expression has no strided storage to read (a lazy function or a non-strided "
-                  "view); evaluate it first with xt::eval()");
     using value_type = std::remove_cv_t<typename X::value_type>;
-    static_assert(element<value_type>, "mir: xtensor values must be float, double, Eigen::half or Eigen::bfloat16");
+    static_assert(detail::xtensor_strided<X> && element<value_type>,
+                  "mir: this xtensor expression has no strided storage to read (a lazy function or a non-strided "
+                  "view: evaluate it first with xt::eval()), or its values are not float, double, Eigen::half or "
+                  "Eigen::bfloat16");
 
     static strided_rows<value_type> rows(const X& x) {
         const auto& shp = x.shape();

@@ -31,17 +31,17 @@
 #include <cmath>
 #include <limits>
 
-#include "mir/detail/blas.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 
 namespace mir {
 
 /// A^{1/2} by the (scaled) Denman–Beavers iteration; `residual` is
 /// |tr(I − Y Z)| of the returned iterate.
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> denman_beavers_sqrt(const detail::matrix<Real>& a, bool scaling = true,
+[[nodiscard]] matrix_sqrt_result<Real> denman_beavers_sqrt(const backend::matrix<Real>& a, bool scaling = true,
                                                            const iteration_control& ctl = {}) {
-    using M = detail::matrix<Real>;
+    using M = backend::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
     out.status = sqrt_status::converged;
@@ -52,13 +52,13 @@ template <class Real>
     M e, yi, zi;
     detail::iteration_monitor<Real> monitor(y, ctl, /*rank_first=*/false);
     for (int k = 0;; ++k) {
-        detail::gemm<Real>(y, z, e);
+        backend::active::gemm<Real>(y, z, e);
         const double r = detail::trace_residual<Real>(e);
         if (monitor.stop(k, r, y)) break;
         yi = y;
         zi = z;
         double ldy = 0.0, ldz = 0.0;
-        if (!detail::invert_inplace<Real>(yi, &ldy) || !detail::invert_inplace<Real>(zi, &ldz)) {
+        if (!backend::active::invert_inplace<Real>(yi, &ldy) || !backend::active::invert_inplace<Real>(zi, &ldz)) {
             monitor.fail();
             break;
         }

@@ -37,8 +37,8 @@
 #include <cmath>
 #include <limits>
 
-#include "mir/detail/blas.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 
 namespace mir {
 
@@ -46,10 +46,10 @@ namespace mir {
 /// non-negative eigenvalues (symmetric PSD, or a product of two such);
 /// `residual` is |tr(I − Z Y)| of the returned iterate (see above).
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> newton_schulz_sqrt(const detail::matrix<Real>& a,
+[[nodiscard]] matrix_sqrt_result<Real> newton_schulz_sqrt(const backend::matrix<Real>& a,
                                                           sqrt_normalization norm = sqrt_normalization::frobenius,
                                                           const iteration_control& ctl = {}) {
-    using M = detail::matrix<Real>;
+    using M = backend::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
     out.status = sqrt_status::converged;
@@ -60,14 +60,14 @@ template <class Real>
     M e, t;
     detail::iteration_monitor<Real> monitor(y, ctl, /*rank_first=*/true);
     for (int k = 0;; ++k) {
-        detail::gemm<Real>(z, y, e);
+        backend::active::gemm<Real>(z, y, e);
         if (monitor.stop(k, detail::trace_residual<Real>(e), y)) break;
         // T = ½(3I − E), in place of E.
         t = e * Real(-0.5);
         t.diagonal().array() += Real(1.5);
-        detail::gemm<Real>(y, t, e);  // e := Y T
+        backend::active::gemm<Real>(y, t, e);  // e := Y T
         y.swap(e);
-        detail::gemm<Real>(t, z, e);  // e := T Z
+        backend::active::gemm<Real>(t, z, e);  // e := T Z
         z.swap(e);
         out.iterations = k + 1;
     }

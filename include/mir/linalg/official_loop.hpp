@@ -18,8 +18,8 @@
 #include <cmath>
 #include <utility>
 
-#include "mir/detail/blas.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 
 namespace mir {
 
@@ -29,27 +29,27 @@ namespace mir {
 /// or a non-finite value stops it with sqrt_status::breakdown, returning the
 /// last finite Y.
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> official_loop(const detail::matrix<Real>& a, int iterations = 5,
-                                                     detail::matrix<Real>* z_out = nullptr) {
-    using M = detail::matrix<Real>;
+[[nodiscard]] matrix_sqrt_result<Real> official_loop(const backend::matrix<Real>& a, int iterations = 5,
+                                                     backend::matrix<Real>* z_out = nullptr) {
+    using M = backend::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
     out.status = sqrt_status::max_iter;  // it always runs its fixed count
     M y = a, z = M::Identity(d, d), inv, prod;
     for (int k = 0; k < iterations; ++k) {
         inv = z;
-        if (!detail::invert_inplace<Real>(inv)) {
+        if (!backend::active::invert_inplace<Real>(inv)) {
             out.status = sqrt_status::breakdown;
             break;
         }
-        detail::gemm<Real>(inv, a, prod);
+        backend::active::gemm<Real>(inv, a, prod);
         M y_next = Real(0.5) * (y + prod);
         inv = y_next;
-        if (!y_next.allFinite() || !detail::invert_inplace<Real>(inv)) {
+        if (!y_next.allFinite() || !backend::active::invert_inplace<Real>(inv)) {
             out.status = sqrt_status::breakdown;
             break;
         }
-        detail::gemm<Real>(inv, a, prod);
+        backend::active::gemm<Real>(inv, a, prod);
         M z_next = Real(0.5) * (z + prod);
         if (!z_next.allFinite()) {
             out.status = sqrt_status::breakdown;
@@ -71,9 +71,9 @@ template <class Real>
 /// Tr Y (accumulated in double) and the loop's record.
 [[nodiscard]] inline matrix_sqrt_result<float> official_loop_literal(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2,
                                                                      int iterations = 5) {
-    const detail::matrix<float> f1 = s1.cast<float>(), f2 = s2.cast<float>();
-    detail::matrix<float> a;
-    detail::gemm<float>(f1, f2, a);
+    const backend::matrix<float> f1 = s1.cast<float>(), f2 = s2.cast<float>();
+    backend::matrix<float> a;
+    backend::active::gemm<float>(f1, f2, a);
     return official_loop<float>(a, iterations);
 }
 

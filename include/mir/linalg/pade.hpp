@@ -21,8 +21,8 @@
 #include <cmath>
 #include <utility>
 
-#include "mir/detail/blas.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/taylor.hpp"
 
 namespace mir {
@@ -56,8 +56,8 @@ sqrt_pade_coefficients(int m, int n) {
 
 /// A^{1/2} by the [m/n] Padé approximant (A symmetric PSD or a product of two such).
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> pade_sqrt(const detail::matrix<Real>& a, int m = 5, int n = 5) {
-    using M = detail::matrix<Real>;
+[[nodiscard]] matrix_sqrt_result<Real> pade_sqrt(const backend::matrix<Real>& a, int m = 5, int n = 5) {
+    using M = backend::matrix<Real>;
     const index_t d = a.rows();
     matrix_sqrt_result<Real> out;
     const double c = detail::normalize_or_zero<Real>(a, sqrt_normalization::frobenius, out);
@@ -68,7 +68,7 @@ template <class Real>
     zm.diagonal().array() += Real(1);
     M s = detail::horner<Real>(p, zm);
     M qm = detail::horner<Real>(q, zm);
-    if (!detail::solve_inplace<Real>(qm, s)) {
+    if (!backend::active::solve_inplace<Real>(qm, s)) {
         out.status = sqrt_status::breakdown;
         out.sqrt = M::Zero(d, d);
         out.residual = 1.0;

@@ -3,7 +3,7 @@
 // matrix square roots (Newton–Schulz, Denman–Beavers, Padé, Taylor).
 //
 //   mir::sqrt_options o;  o.method = mir::sqrt_method::newton_schulz;
-//   mir::sqrt_result r = mir::trace_sqrt_product(S1, S2, o);  // value, iterations, residual, status
+//   mir::sqrt_result r = mir::trace_sqrt_with(S1, S2, o);  // value, iterations, residual, status
 //
 // Which matrix the approximate methods see (sqrt_form):
 //   symmetric (default)  M = Rᵀ S_other R with S = R Rᵀ, a rank-revealing
@@ -21,7 +21,7 @@
 //       only.
 //   product  A = S1 S2 (d × d, non-symmetric): what most implementations
 //       iterate on; kept to measure what it costs in accuracy.
-// The form is built in double; sqrt_precision::fp32 runs the iteration
+// The form is built in double; precision::fp32 runs the iteration
 // (or the approximant) in float.
 #pragma once
 
@@ -31,12 +31,13 @@
 #include <string>
 #include <string_view>
 
-#include "mir/detail/blas.hpp"
+#include "mir/backend/backend.hpp"
 #include "mir/error.hpp"
+#include "mir/precision.hpp"
 #include "mir/linalg/denman_beavers.hpp"
 #include "mir/linalg/newton_schulz.hpp"
 #include "mir/linalg/pade.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
 
@@ -49,11 +50,6 @@ constexpr std::string_view to_string(sqrt_form f) noexcept {
     return f == sqrt_form::symmetric ? "symmetric" : "product";
 }
 
-/// The scalar type of an approximate method's iteration.
-enum class sqrt_precision { fp64, fp32 };
-
-constexpr std::string_view to_string(sqrt_precision p) noexcept { return p == sqrt_precision::fp64 ? "fp64" : "fp32"; }
-
 /// How to obtain Tr (S1 S2)^{1/2}. Converts implicitly from a sqrt_method
 /// (every other field at its default).
 struct sqrt_options {
@@ -62,7 +58,7 @@ struct sqrt_options {
     int max_iter = 100; ///< iterative methods: the most iterations
     sqrt_normalization normalization = sqrt_normalization::frobenius;  ///< Newton–Schulz only
     sqrt_form form = sqrt_form::symmetric;
-    sqrt_precision precision = sqrt_precision::fp64;
+    mir::precision precision = mir::precision::fp64;
     bool scaling = true;  ///< Denman–Beavers: determinantal scaling
     int degree = 0;       ///< Taylor degree K (default 10); Padé [m/m] with m = degree (default 5)
 
@@ -87,14 +83,14 @@ struct sqrt_result {
         f.triangularView<Eigen::StrictlyUpper>() = f.transpose();
         return f;
     };
-    Eigen::MatrixXd r1 = detail::pivoted_cholesky_factor(s1);
-    Eigen::MatrixXd r2 = detail::pivoted_cholesky_factor(s2);
+    Eigen::MatrixXd r1 = backend::active::pivoted_cholesky_factor(s1);
+    Eigen::MatrixXd r2 = backend::active::pivoted_cholesky_factor(s2);
     const bool first = r1.cols() <= r2.cols();
     const Eigen::MatrixXd& r = first ? r1 : r2;
     const Eigen::MatrixXd other = full(first ? s2 : s1);
     Eigen::MatrixXd w, m;
-    detail::gemm<double>(other, r, w);                       // S_other R
-    detail::gemm<double>(r, w, m, 1.0, 0.0, true, false);    // Rᵀ S_other R
+    backend::active::gemm<double>(other, r, w);                       // S_other R
+    backend::active::gemm<double>(r, w, m, 1.0, 0.0, true, false);    // Rᵀ S_other R
     return (0.5 * (m + m.transpose())).eval();
 }
 
@@ -103,13 +99,13 @@ struct sqrt_result {
     Eigen::MatrixXd f1 = s1, f2 = s2, p;
     f1.triangularView<Eigen::StrictlyUpper>() = f1.transpose();
     f2.triangularView<Eigen::StrictlyUpper>() = f2.transpose();
-    detail::gemm<double>(f1, f2, p);
+    backend::active::gemm<double>(f1, f2, p);
     return p;
 }
 
 /// An approximate method (not exact / reference-fast) on a prepared matrix A, in Real.
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> approximate_sqrt(const detail::matrix<Real>& a, const sqrt_options& o) {
+[[nodiscard]] matrix_sqrt_result<Real> approximate_sqrt(const backend::matrix<Real>& a, const sqrt_options& o) {
     iteration_control ctl;
     ctl.tol = o.tol;
     ctl.max_iter = o.max_iter;
@@ -126,13 +122,14 @@ template <class Real>
 /// Tr (S1 S2)^{1/2} by the method of `o` (Tr(S1 S2) under reference-fast).
 /// Never throws for non-convergence: the status says how the method ended,
 /// and the value is always finite.
-[[nodiscard]] inline sqrt_result trace_sqrt_product(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2,
+[[nodiscard]] inline sqrt_result trace_sqrt_with(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2,
                                                     const sqrt_options& o) {
     sqrt_result out;
     if (o.method == sqrt_method::exact) {
         const trace_sqrt_result r = trace_sqrt_product_detailed(s1, s2);
         out.value = r.value;
         out.route = r.route;
+        if (r.status != trace_sqrt_status::ok) out.status = sqrt_status::solver_failed;
         return out;
     }
     if (o.method == sqrt_method::reference_fast) {
@@ -154,7 +151,7 @@ template <class Real>
         out.residual = r.residual;
         out.status = r.status;
     };
-    if (o.precision == sqrt_precision::fp32) {
+    if (o.precision == precision::fp32) {
         take(approximate_sqrt<float>(a.cast<float>(), o));
     } else {
         take(approximate_sqrt<double>(a, o));

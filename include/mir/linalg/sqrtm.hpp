@@ -10,7 +10,7 @@
 
 #include <cmath>
 
-#include "mir/detail/blas.hpp"
+#include "mir/backend/backend.hpp"
 #include "mir/linalg/eigenvalues.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
 
@@ -23,7 +23,9 @@ namespace mir {
     if (d == 0) return Eigen::MatrixXd(0, 0);
     Eigen::VectorXd lambda;
     Eigen::MatrixXd v;
-    detail::symmetric_eigen_decomposition(s, lambda, v);
+    if (!backend::active::symmetric_eigen_decomposition(s, lambda, v)) {
+        throw numerical_error("sqrtm_psd: the symmetric eigenvalue solver did not converge");
+    }
     const double cut = eigenvalue_cutoff(lambda.maxCoeff(), d);
     Eigen::VectorXd r(d);
     for (index_t i = 0; i < d; ++i) r[i] = lambda[i] > cut ? std::sqrt(std::sqrt(lambda[i])) : 0.0;

@@ -16,8 +16,8 @@
 
 #include <cmath>
 
-#include "mir/detail/blas.hpp"
-#include "mir/linalg/sqrt_result.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 
 namespace mir {
 
@@ -33,13 +33,13 @@ namespace detail {
 
 /// p(Z) by Horner's rule, Z = I − X (`deg` products).
 template <class Real, class Coeffs>
-matrix<Real> horner(const Coeffs& p, const matrix<Real>& zm) {
+backend::matrix<Real> horner(const Coeffs& p, const backend::matrix<Real>& zm) {
     const index_t d = zm.rows();
     const auto deg = static_cast<index_t>(p.size()) - 1;
-    matrix<Real> s = matrix<Real>::Identity(d, d) * static_cast<Real>(p[deg]);
-    matrix<Real> t;
+    backend::matrix<Real> s = backend::matrix<Real>::Identity(d, d) * static_cast<Real>(p[deg]);
+    backend::matrix<Real> t;
     for (index_t k = deg - 1; k >= 0; --k) {
-        gemm<Real>(s, zm, t);
+        backend::active::gemm<Real>(s, zm, t);
         t.diagonal().array() += static_cast<Real>(p[k]);
         s.swap(t);
     }
@@ -48,9 +48,9 @@ matrix<Real> horner(const Coeffs& p, const matrix<Real>& zm) {
 
 /// ‖S² − X‖_F / ‖X‖_F.
 template <class Real>
-double square_residual(const matrix<Real>& s, const matrix<Real>& x) {
-    matrix<Real> s2;
-    gemm<Real>(s, s, s2);
+double square_residual(const backend::matrix<Real>& s, const backend::matrix<Real>& x) {
+    backend::matrix<Real> s2;
+    backend::active::gemm<Real>(s, s, s2);
     const double nx = x.template cast<double>().norm();
     return nx > 0.0 ? (s2.template cast<double>() - x.template cast<double>()).norm() / nx : 0.0;
 }
@@ -59,8 +59,8 @@ double square_residual(const matrix<Real>& s, const matrix<Real>& x) {
 
 /// A^{1/2} by the degree-K Taylor polynomial (A symmetric PSD or a product of two such).
 template <class Real>
-[[nodiscard]] matrix_sqrt_result<Real> taylor_sqrt(const detail::matrix<Real>& a, int degree = 10) {
-    using M = detail::matrix<Real>;
+[[nodiscard]] matrix_sqrt_result<Real> taylor_sqrt(const backend::matrix<Real>& a, int degree = 10) {
+    using M = backend::matrix<Real>;
     matrix_sqrt_result<Real> out;
     const double c = detail::normalize_or_zero<Real>(a, sqrt_normalization::frobenius, out);
     if (c == 0.0) return out;

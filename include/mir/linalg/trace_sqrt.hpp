@@ -14,58 +14,19 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cmath>
-#include <initializer_list>
 #include <string>
 #include <string_view>
 
-#include "mir/detail/blas.hpp"
+#include "mir/backend/backend.hpp"
+#include "mir/detail/enum_name.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
 #include "mir/linalg/eigenvalues.hpp"
+#include "mir/linalg/sqrt_catalogue.hpp"
 
 namespace mir {
-
-/// How the Fréchet distance obtains its trace square root term. The
-/// approximate methods live in mir/linalg/sqrt_methods.hpp (one header
-/// each); the official loop's literal float32 emulation is deliberately
-/// not a method (mir/linalg/official_loop.hpp, benchmark only).
-enum class sqrt_method {
-    exact,           ///< Σ √λ(S1 S2), eigenvalues of the symmetric similar form (default)
-    reference_fast,  ///< Tr(S1 S2): what the official "fast" loop returns in exact arithmetic (SPEC §3)
-    newton_schulz,   ///< coupled Newton–Schulz iteration (SPEC §4), mir/linalg/newton_schulz.hpp
-    denman_beavers,  ///< scaled Denman–Beavers iteration, mir/linalg/denman_beavers.hpp
-    pade,            ///< [m/n] matrix Padé approximant (Song et al. 2022), mir/linalg/pade.hpp
-    taylor,          ///< matrix Taylor polynomial (Song et al. 2022), mir/linalg/taylor.hpp
-};
-
-constexpr std::string_view to_string(sqrt_method m) noexcept {
-    switch (m) {
-        case sqrt_method::exact: return "exact";
-        case sqrt_method::reference_fast: return "reference-fast";
-        case sqrt_method::newton_schulz: return "newton-schulz";
-        case sqrt_method::denman_beavers: return "denman-beavers";
-        case sqrt_method::pade: return "pade";
-        case sqrt_method::taylor: return "taylor";
-    }
-    return "?";
-}
-
-/// Parses the spellings of to_string: exact, newton-schulz, denman-beavers,
-/// pade, taylor, reference-fast.
-[[nodiscard]] inline sqrt_method parse_sqrt_method(std::string_view s) {
-    for (auto m : {sqrt_method::exact, sqrt_method::newton_schulz, sqrt_method::denman_beavers, sqrt_method::pade,
-                   sqrt_method::taylor, sqrt_method::reference_fast}) {
-        if (s == to_string(m)) return m;
-    }
-    throw argument_error("unknown square-root method '" + std::string(s) +
-                         "' (expected exact, newton-schulz, denman-beavers, pade, taylor or reference-fast)");
-}
-
-/// True for the methods that iterate to a tolerance (and report iterations).
-constexpr bool is_iterative(sqrt_method m) noexcept {
-    return m == sqrt_method::newton_schulz || m == sqrt_method::denman_beavers;
-}
 
 /// Which route trace_sqrt_product took.
 enum class trace_sqrt_route {
@@ -79,16 +40,18 @@ enum class trace_sqrt_route {
 };
 
 constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
-    switch (r) {
-        case trace_sqrt_route::empty: return "empty";
-        case trace_sqrt_route::small_side: return "small-side";
-        case trace_sqrt_route::cholesky: return "cholesky";
-        case trace_sqrt_route::eigen_fallback: return "eigen-fallback";
-        case trace_sqrt_route::reference_fast: return "reference-fast";
-        case trace_sqrt_route::symmetric_form: return "symmetric-form";
-        case trace_sqrt_route::product_form: return "product-form";
-    }
-    return "?";
+    return detail::enum_name(r, std::array<std::string_view, 7>{"empty", "small-side", "cholesky", "eigen-fallback",
+                                                                 "reference-fast", "symmetric-form", "product-form"});
+}
+
+/// How the exact route ended: a numerical status, as Eigen's ComputationInfo.
+enum class trace_sqrt_status {
+    ok,
+    eigensolver_failed,  ///< the symmetric eigenvalue solver did not converge; value is 0 and meaningless
+};
+
+constexpr std::string_view to_string(trace_sqrt_status s) noexcept {
+    return s == trace_sqrt_status::ok ? "ok" : "eigensolver-failed";
 }
 
 /// The trace square root with how it was obtained.
@@ -96,6 +59,7 @@ struct trace_sqrt_result {
     double value = 0.0;
     trace_sqrt_route route = trace_sqrt_route::empty;
     eigenvalue_summary eigenvalues;  ///< of the final symmetric problem
+    trace_sqrt_status status = trace_sqrt_status::ok;
 };
 
 namespace detail {
@@ -111,7 +75,12 @@ inline void check_covariance(const Eigen::MatrixXd& s, std::string_view name) {
 inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
     trace_sqrt_result r;
     r.route = route;
-    r.eigenvalues = sum_sqrt_eigenvalues(detail::symmetric_eigenvalues_inplace(m));
+    Eigen::VectorXd lambda;
+    if (!backend::active::symmetric_eigenvalues(m, lambda)) {
+        r.status = trace_sqrt_status::eigensolver_failed;
+        return r;
+    }
+    r.eigenvalues = sum_sqrt_eigenvalues(lambda);
     r.value = r.eigenvalues.sum_sqrt;
     return r;
 }
@@ -155,13 +124,13 @@ inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
     };
     {
         Eigen::MatrixXd l = s1;
-        if (detail::cholesky_lower(l)) {
-            Eigen::MatrixXd m = detail::congruence_lower(l, full(s2));
+        if (backend::active::cholesky_lower(l)) {
+            Eigen::MatrixXd m = backend::active::congruence_lower(l, full(s2));
             return detail::finish(m, trace_sqrt_route::cholesky);
         }
         l = s2;
-        if (detail::cholesky_lower(l)) {
-            Eigen::MatrixXd m = detail::congruence_lower(l, full(s1));
+        if (backend::active::cholesky_lower(l)) {
+            Eigen::MatrixXd m = backend::active::congruence_lower(l, full(s1));
             return detail::finish(m, trace_sqrt_route::cholesky);
         }
     }
@@ -169,7 +138,12 @@ inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
     // cut-off; the problem shrinks to the numerical rank of S1.
     Eigen::VectorXd lambda;
     Eigen::MatrixXd v;
-    detail::symmetric_eigen_decomposition(s1, lambda, v);
+    if (!backend::active::symmetric_eigen_decomposition(s1, lambda, v)) {
+        trace_sqrt_result res;
+        res.route = trace_sqrt_route::eigen_fallback;
+        res.status = trace_sqrt_status::eigensolver_failed;
+        return res;
+    }
     const double cut = eigenvalue_cutoff(lambda.size() ? lambda.maxCoeff() : 0.0, lambda.size());
     index_t rank = 0;
     for (index_t i = 0; i < lambda.size(); ++i) rank += lambda[i] > cut ? 1 : 0;
@@ -204,8 +178,14 @@ inline trace_sqrt_result finish(Eigen::MatrixXd& m, trace_sqrt_route route) {
 }
 
 /// Tr (S1 S2)^{1/2} = Σ √λ(S1 S2) for symmetric PSD covariances S1, S2.
+/// Throws numerical_error when the eigenvalue solver does not converge
+/// (trace_sqrt_product_detailed reports it as a status instead).
 [[nodiscard]] inline double trace_sqrt_product(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2) {
-    return trace_sqrt_product_detailed(s1, s2).value;
+    const trace_sqrt_result r = trace_sqrt_product_detailed(s1, s2);
+    if (r.status != trace_sqrt_status::ok) {
+        throw numerical_error("trace_sqrt_product: the symmetric eigenvalue solver did not converge");
+    }
+    return r.value;
 }
 
 }  // namespace mir

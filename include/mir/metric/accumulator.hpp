@@ -17,8 +17,11 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/mask.hpp"
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
+#include "mir/precision.hpp"
+#include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/scale.hpp"
 #include "mir/stats/streaming.hpp"
 
@@ -27,7 +30,7 @@ namespace mir {
 /// Options of the multi-layer accumulator.
 struct accumulator_options {
     outlier_policy policy = outlier_policy::replace_median;
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     sqrt_options sqrt = sqrt_method::exact;
     median_mode median = median_mode::keep_rows;
     index_t reservoir_rows = 4096;
@@ -36,24 +39,6 @@ struct accumulator_options {
     /// embeddings, excluded as in the official code).
     std::vector<int> layers;
 };
-
-/// Accepted vision-mask element types (numpy bool and uint8 are one byte).
-template <class M>
-concept mask_element = std::same_as<M, bool> || std::same_as<M, std::uint8_t>;
-
-/// Maximal runs [begin, end) of equal mask values; callback(begin, end, is_vision).
-template <mask_element M, class Fn>
-void for_each_mask_run(std::span<const M> mask, Fn&& fn) {
-    index_t begin = 0;
-    const auto n = static_cast<index_t>(mask.size());
-    for (index_t i = 1; i <= n; ++i) {
-        if (i == n || static_cast<bool>(mask[static_cast<std::size_t>(i)]) !=
-                          static_cast<bool>(mask[static_cast<std::size_t>(begin)])) {
-            fn(begin, i, static_cast<bool>(mask[static_cast<std::size_t>(begin)]));
-            begin = i;
-        }
-    }
-}
 
 /// The accumulator in a fixed accumulation type; see mir_accumulator.
 template <accumulator_type Acc>
@@ -109,9 +94,9 @@ public:
     void add(int layer, const row_view<T>& rows, std::span<const M> vision_mask) {
         check_layer(layer);
         if (static_cast<index_t>(vision_mask.size()) != rows.rows) {
-            throw shape_error("layer " + std::to_string(layer) + ": the vision mask has " +
-                              std::to_string(vision_mask.size()) + " entries for " + std::to_string(rows.rows) +
-                              " tokens");
+            throw shape_error("the vision mask has " + std::to_string(vision_mask.size()) + " entries for " +
+                                  std::to_string(rows.rows) + " tokens",
+                              error_context{"", "", -1, layer});
         }
         if (!wants(layer)) return;
         auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
@@ -140,8 +125,9 @@ public:
         (is_vision ? l.vision : l.text).add(rows, row_context{layer, is_vision ? "vision" : "text", 0});
     }
 
-    /// The result of one chosen layer so far.
-    [[nodiscard]] layer_result finalize_layer(int layer) const {
+    /// The statistics of one chosen layer so far (what MoCa's initialiser
+    /// and the Fréchet layer consume).
+    [[nodiscard]] layer_statistics statistics(int layer) const {
         check_layer(layer);
         if (!wants(layer)) {
             throw argument_error("mir_accumulator: layer " + std::to_string(layer) + " is not among the chosen layers");
@@ -150,9 +136,16 @@ public:
         const row_context vctx{layer, "vision", 0}, tctx{layer, "text", 0};
         detail::require_rows(l.vision.rows(), 2, vctx, "rows given");
         detail::require_rows(l.text.rows(), 2, tctx, "rows given");
-        const double alpha = text_centric_scale(l.text.norms());
-        return detail::combine_layer(layer, alpha, l.vision.finalize(vctx), l.text.finalize(tctx), opt_.sqrt);
+        layer_statistics s;
+        s.layer = layer;
+        s.alpha = text_centric_scale(l.text.norms());
+        s.vision = l.vision.finalize(vctx);
+        s.text = l.text.finalize(tctx);
+        return s;
     }
+
+    /// The result of one chosen layer so far.
+    [[nodiscard]] layer_result finalize_layer(int layer) const { return compute_layer(statistics(layer), opt_.sqrt); }
 
     /// MIR over the chosen layers.
     [[nodiscard]] mir_result finalize() const {
@@ -220,6 +213,9 @@ public:
     [[nodiscard]] index_t hidden_size() const {
         return std::visit([](const auto& a) { return a.hidden_size(); }, impl_);
     }
+    [[nodiscard]] layer_statistics statistics(int layer) const {
+        return std::visit([&](const auto& a) { return a.statistics(layer); }, impl_);
+    }
     [[nodiscard]] layer_result finalize_layer(int layer) const {
         return std::visit([&](const auto& a) { return a.finalize_layer(layer); }, impl_);
     }
@@ -233,8 +229,7 @@ public:
 private:
     using variant = std::variant<basic_mir_accumulator<double>, basic_mir_accumulator<float>>;
     static variant make(int k, index_t d, const accumulator_options& opt) {
-        if (opt.precision == accumulation::fp32) return basic_mir_accumulator<float>(k, d, opt);
-        return basic_mir_accumulator<double>(k, d, opt);
+        return with_precision(opt.precision, [&]<class Acc>() { return variant(basic_mir_accumulator<Acc>(k, d, opt)); });
     }
     variant impl_;
 };

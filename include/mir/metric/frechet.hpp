@@ -5,26 +5,14 @@
 
 #include <Eigen/Core>
 
-#include <optional>
 #include <string>
 
 #include "mir/error.hpp"
 #include "mir/linalg/sqrt_methods.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
+#include "mir/stats/gaussian.hpp"
 
 namespace mir {
-
-/// The Gaussian summary of one row set: count, mean, covariance (Bessel),
-/// and, when the set has fewer rows than d, a factor F (count × d) with
-/// covariance = Fᵀ F that enables the small-side route.
-struct gaussian_stats {
-    index_t count = 0;
-    Eigen::VectorXd mean;
-    Eigen::MatrixXd covariance;
-    std::optional<Eigen::MatrixXd> factor;
-
-    [[nodiscard]] index_t dim() const noexcept { return mean.size(); }
-};
 
 /// The four terms of the Fréchet distance, and the route of the square root.
 struct frechet_terms {
@@ -90,7 +78,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
         return t;
     }
     if (method != sqrt_method::exact) {
-        const sqrt_result r = trace_sqrt_product(a.covariance, b.covariance, sqrt);
+        const sqrt_result r = trace_sqrt_with(a.covariance, b.covariance, sqrt);
         t.trace_sqrt = r.value;
         t.route = r.route;
         t.sqrt_iterations = r.iterations;
@@ -112,6 +100,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
     }
     t.trace_sqrt = r.value;
     t.route = r.route;
+    if (r.status != trace_sqrt_status::ok) t.sqrt_outcome = sqrt_status::solver_failed;
     return t;
 }
 
@@ -124,7 +113,11 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
         throw shape_error("frechet_distance: dimensions differ (" + std::to_string(mu1.size()) + " vs " +
                           std::to_string(mu2.size()) + ")");
     }
-    return (mu1 - mu2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * trace_sqrt_product(s1, s2);
+    const trace_sqrt_result r = trace_sqrt_product_detailed(s1, s2);
+    if (r.status != trace_sqrt_status::ok) {
+        throw numerical_error("frechet_distance: the symmetric eigenvalue solver did not converge");
+    }
+    return (mu1 - mu2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * r.value;
 }
 
 }  // namespace mir

@@ -1,6 +1,7 @@
 // mir/metric/layer.hpp — one layer's Fréchet distance between vision and
-// text rows, with the official pipeline (SPEC §2): text-centric scale α,
-// the 3σ rule per modality, then FID in α-scaled units.
+// text rows, with the official pipeline (SPEC §2): the layer's statistics
+// (α, the 3σ rule per modality: mir/stats/layer_statistics.hpp), then FID
+// in α-scaled units.
 #pragma once
 
 #include <string>
@@ -10,18 +11,17 @@
 #include "mir/element.hpp"
 #include "mir/error.hpp"
 #include "mir/metric/frechet.hpp"
+#include "mir/precision.hpp"
+#include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/modality.hpp"
-#include "mir/stats/moments.hpp"
-#include "mir/stats/norms.hpp"
 #include "mir/stats/outliers.hpp"
-#include "mir/stats/scale.hpp"
 
 namespace mir {
 
 /// Options of the per-layer pipeline.
 struct layer_options {
     outlier_policy policy = outlier_policy::replace_median;
-    accumulation precision = accumulation::fp64;
+    mir::precision precision = mir::precision::fp64;
     sqrt_options sqrt = sqrt_method::exact;  ///< method and its controls (assign a sqrt_method for the defaults)
     int layer = -1;  ///< hidden-state index, for results and error messages
 };
@@ -53,42 +53,21 @@ inline modality_summary summarize(const modality_stats& s) {
     return {s.gaussian.count, s.outliers, s.rule.median, s.rule.sigma};
 }
 
-/// Combines two modalities' raw statistics into the layer result.
-inline layer_result combine_layer(int layer, double alpha, const modality_stats& vision,
-                                  const modality_stats& text, const sqrt_options& method = {}) {
+}  // namespace detail
+
+/// One layer's result from its statistics (any of the pipelines of
+/// mir/stats/layer_statistics.hpp): the Fréchet terms, α-scaled.
+[[nodiscard]] inline layer_result compute_layer(const layer_statistics& s, const sqrt_options& method = {}) {
     layer_result r;
-    r.layer = layer;
-    r.alpha = alpha;
-    r.terms = frechet_distance_terms(vision.gaussian, text.gaussian, method).scaled(alpha * alpha);
+    r.layer = s.layer;
+    r.alpha = s.alpha;
+    r.terms = frechet_distance_terms(s.vision.gaussian, s.text.gaussian, method).scaled(s.alpha * s.alpha);
     r.fid = r.terms.value();
-    r.vision = summarize(vision);
-    r.text = summarize(text);
-    r.exact = vision.median_exact && text.median_exact && vision.outliers_exact && text.outliers_exact;
+    r.vision = detail::summarize(s.vision);
+    r.text = detail::summarize(s.text);
+    r.exact = s.vision.median_exact && s.text.median_exact && s.vision.outliers_exact && s.text.outliers_exact;
     return r;
 }
-
-template <accumulator_type Acc, element TV, element TT>
-layer_result compute_layer_impl(const row_view<TV>& vision, const row_view<TT>& text, const layer_options& opt) {
-    const row_context vctx{opt.layer, "vision", 0};
-    const row_context tctx{opt.layer, "text", 0};
-    validate_view(vision, "vision rows");
-    validate_view(text, "text rows");
-    if (vision.cols != text.cols) {
-        throw shape_error((opt.layer >= 0 ? "layer " + std::to_string(opt.layer) + ": " : std::string()) +
-                          "vision rows have " + std::to_string(vision.cols) + " columns but text rows have " +
-                          std::to_string(text.cols));
-    }
-    detail::require_rows(vision.rows, 2, vctx, "rows given");
-    detail::require_rows(text.rows, 2, tctx, "rows given");
-    const std::vector<double> vnorms = row_norms(vision, vctx);
-    const std::vector<double> tnorms = row_norms(text, tctx);
-    const double alpha = text_centric_scale(tnorms);
-    const modality_stats v = modality_statistics<Acc>(vision, vnorms, opt.policy, vctx);
-    const modality_stats t = modality_statistics<Acc>(text, tnorms, opt.policy, tctx);
-    return combine_layer(opt.layer, alpha, v, t, opt.sqrt);
-}
-
-}  // namespace detail
 
 /// The per-layer API: vision rows and text rows of one layer → its result.
 /// Throws on bad input (dimension mismatch, fewer than 2 rows in a
@@ -96,8 +75,9 @@ layer_result compute_layer_impl(const row_view<TV>& vision, const row_view<TT>& 
 template <element TV, element TT>
 [[nodiscard]] layer_result compute_layer(const row_view<TV>& vision, const row_view<TT>& text,
                                          const layer_options& opt = {}) {
-    if (opt.precision == accumulation::fp32) return detail::compute_layer_impl<float>(vision, text, opt);
-    return detail::compute_layer_impl<double>(vision, text, opt);
+    return with_precision(opt.precision, [&]<class Acc>() {
+        return compute_layer(compute_layer_statistics<Acc>(vision, text, opt.policy, opt.layer), opt.sqrt);
+    });
 }
 
 }  // namespace mir

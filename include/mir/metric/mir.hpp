@@ -44,7 +44,13 @@ struct mir_result {
     mir_result r;
     std::vector<double> fids;
     fids.reserve(layers.size());
-    for (const auto& l : layers) fids.push_back(l.fid);
+    for (const auto& l : layers) {
+        if (l.terms.sqrt_outcome == sqrt_status::solver_failed) {
+            throw numerical_error("the symmetric eigenvalue solver of the trace square root did not converge",
+                                  error_context{"", "", -1, l.layer});
+        }
+        fids.push_back(l.fid);
+    }
     r.mir = mir_from_fids(fids);
     for (double f : fids) r.fid_sum += f;
     r.layers = std::move(layers);

@@ -15,7 +15,7 @@
 namespace mir::moca {
 
 struct calibration {
-    std::vector<layer> layers;  ///< layers[i]: decoder layer i
+    std::vector<layer_calibration> layers;  ///< layers[i]: decoder layer i
 
     [[nodiscard]] index_t num_layers() const noexcept { return static_cast<index_t>(layers.size()); }
     /// d (0 when there are no layers).
@@ -24,7 +24,7 @@ struct calibration {
     /// Throws shape_error unless every layer has scale and shift of one size d > 0.
     void validate() const {
         for (std::size_t i = 0; i < layers.size(); ++i) {
-            const layer& l = layers[i];
+            const layer_calibration& l = layers[i];
             if (l.scale.size() != l.shift.size() || l.scale.size() != hidden_size() || l.scale.size() == 0) {
                 throw shape_error("moca calibration: layer " + std::to_string(i) + " has scale of size " +
                                   std::to_string(l.scale.size()) + " and shift of size " +

@@ -122,7 +122,7 @@ void append_bytes(std::vector<std::byte>& buf, T x) {
             throw file_error(where + ": tensor '" + missing + "' is missing (the file has MoCa parameters up to layer " +
                              std::to_string(k - 1) + ")");
         }
-        layer l(detail::read_vector(*it->second.first), detail::read_vector(*it->second.second));
+        layer_calibration l(detail::read_vector(*it->second.first), detail::read_vector(*it->second.second));
         if (i > 0 && l.dim() != c.hidden_size()) {
             throw file_error(where + ": " + scale_name(i) + " has " + std::to_string(l.dim()) + " entries but " +
                              scale_name(0) + " has " + std::to_string(c.hidden_size()));

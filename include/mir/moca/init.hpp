@@ -74,8 +74,8 @@ struct init_options {
 };
 
 /// One layer: u_j = 1 + stddev·z, v_j = stddev·z' (z, z' from `gen`).
-[[nodiscard]] inline layer init_layer(index_t d, double stddev, normal_generator& gen) {
-    layer l(d);
+[[nodiscard]] inline layer_calibration init_layer(index_t d, double stddev, normal_generator& gen) {
+    layer_calibration l(d);
     if (stddev == 0.0) return l;
     for (index_t j = 0; j < d; ++j) l.scale[j] = 1.0 + stddev * gen.next();
     for (index_t j = 0; j < d; ++j) l.shift[j] = stddev * gen.next();

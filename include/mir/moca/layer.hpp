@@ -167,16 +167,16 @@ struct gradients {
 /// One decoder layer's calibration: scale u and shift v, each of size d.
 /// Kept in double; converted to the compute type at use (exact for values
 /// read from F32/BF16/F16 checkpoints).
-struct layer {
+struct layer_calibration {
     Eigen::VectorXd scale;  ///< u
     Eigen::VectorXd shift;  ///< v
 
-    layer() = default;
+    layer_calibration() = default;
     /// The identity: u = 1, v = 0 (the paper's initialisation).
-    explicit layer(index_t d) : scale(Eigen::VectorXd::Ones(d)), shift(Eigen::VectorXd::Zero(d)) {}
-    layer(Eigen::VectorXd u, Eigen::VectorXd v) : scale(std::move(u)), shift(std::move(v)) {
+    explicit layer_calibration(index_t d) : scale(Eigen::VectorXd::Ones(d)), shift(Eigen::VectorXd::Zero(d)) {}
+    layer_calibration(Eigen::VectorXd u, Eigen::VectorXd v) : scale(std::move(u)), shift(std::move(v)) {
         if (scale.size() != shift.size()) {
-            throw shape_error("moca::layer: scale has " + std::to_string(scale.size()) + " entries but shift has " +
+            throw shape_error("moca::layer_calibration: scale has " + std::to_string(scale.size()) + " entries but shift has " +
                               std::to_string(shift.size()));
         }
     }
@@ -192,7 +192,7 @@ struct layer {
 namespace detail {
 
 template <element T>
-void check_rows(const layer& p, index_t rows, index_t cols, index_t stride, const void* data, std::string_view what) {
+void check_rows(const layer_calibration& p, index_t rows, index_t cols, index_t stride, const void* data, std::string_view what) {
     if (rows < 0 || cols < 0) throw shape_error(std::string(what) + ": negative shape");
     if (rows > 0 && cols > 0 && data == nullptr) throw shape_error(std::string(what) + ": null data pointer");
     if (rows > 1 && stride < cols) {
@@ -234,11 +234,11 @@ std::vector<compute_type<T>> to_compute(const Eigen::VectorXd& x) {
 /// In place: calibrates the vision rows of `h` ([T, d]). Returns whether the
 /// calibration was applied (false when the T = 1 rule skipped it).
 template <element T>
-bool forward_inplace(const layer& p, mutable_rows<T> h, const vision_positions& vision,
+bool forward_inplace(const layer_calibration& p, mutable_rows<T> h, const vision_positions& vision,
                      const forward_options& opt = {}) {
     detail::check_rows<T>(p, h.rows, h.cols, h.row_stride, h.data, "moca forward");
     vision.check(h.rows, "moca forward");
-    if (!layer::applies(h.rows, opt)) return false;
+    if (!layer_calibration::applies(h.rows, opt)) return false;
     const auto u = detail::to_compute<T>(p.scale);
     const auto v = detail::to_compute<T>(p.shift);
     for (const auto& r : vision.ranges()) {
@@ -252,7 +252,7 @@ bool forward_inplace(const layer& p, mutable_rows<T> h, const vision_positions& 
 /// calibration was applied. `in` and `out` must not overlap unless they are
 /// the same rows (then prefer forward_inplace).
 template <element T>
-bool forward(const layer& p, const row_view<T>& in, mutable_rows<T> out, const vision_positions& vision,
+bool forward(const layer_calibration& p, const row_view<T>& in, mutable_rows<T> out, const vision_positions& vision,
              const forward_options& opt = {}) {
     detail::check_rows<T>(p, in.rows, in.cols, in.row_stride, in.data, "moca forward input");
     detail::check_rows<T>(p, out.rows, out.cols, out.row_stride, out.data, "moca forward output");
@@ -261,7 +261,7 @@ bool forward(const layer& p, const row_view<T>& in, mutable_rows<T> out, const v
                           std::to_string(in.rows));
     }
     vision.check(in.rows, "moca forward");
-    const bool apply = layer::applies(in.rows, opt);
+    const bool apply = layer_calibration::applies(in.rows, opt);
     const auto u = detail::to_compute<T>(p.scale);
     const auto v = detail::to_compute<T>(p.shift);
     const auto& ranges = vision.ranges();
@@ -285,7 +285,7 @@ bool forward(const layer& p, const row_view<T>& in, mutable_rows<T> out, const v
 /// rule skipped the forward pass, nothing is added and ∂L/∂h = g. Returns
 /// whether the calibration applied.
 template <element T>
-bool backward(const layer& p, const row_view<T>& h, const row_view<T>& grad_output, const vision_positions& vision,
+bool backward(const layer_calibration& p, const row_view<T>& h, const row_view<T>& grad_output, const vision_positions& vision,
               gradients& grads, mutable_rows<T>* grad_input = nullptr, const forward_options& opt = {}) {
     using C = compute_type<T>;
     detail::check_rows<T>(p, h.rows, h.cols, h.row_stride, h.data, "moca backward input");
@@ -310,7 +310,7 @@ bool backward(const layer& p, const row_view<T>& h, const row_view<T>& grad_outp
         throw shape_error("moca backward: the gradient accumulator has size " + std::to_string(grads.scale.size()) +
                           " but the calibration has hidden size " + std::to_string(d));
     }
-    const bool apply = layer::applies(h.rows, opt);
+    const bool apply = layer_calibration::applies(h.rows, opt);
     const auto u = detail::to_compute<T>(p.scale);
     const auto& ranges = vision.ranges();
     std::size_t k = 0;

@@ -41,30 +41,6 @@
 
 namespace mir {
 
-namespace detail {
-
-/// Rethrows the exception in flight with `prefix` in front of its message,
-/// keeping its mir::error subclass.
-[[noreturn]] inline void rethrow_with_prefix(const std::string& prefix) {
-    try {
-        throw;
-    } catch (const non_finite_error& e) {
-        throw non_finite_error(prefix + e.what());
-    } catch (const too_few_rows_error& e) {
-        throw too_few_rows_error(prefix + e.what());
-    } catch (const shape_error& e) {
-        throw shape_error(prefix + e.what());
-    } catch (const argument_error& e) {
-        throw argument_error(prefix + e.what());
-    } catch (const file_error& e) {
-        throw file_error(prefix + e.what());
-    } catch (const error& e) {
-        throw error(prefix + e.what());
-    }
-}
-
-}  // namespace detail
-
 class hidden_state_sink {
 public:
     /// num_indices: hidden-state indices K + 1 (index 0 = embeddings);
@@ -131,25 +107,27 @@ public:
     void push(int layer, const X& hidden, index_t first_token) {
         check_open_layer(layer);
         if (!acc_.wants(layer)) return;
-        const std::string ctx = where() + ", layer " + std::to_string(layer);
         if (!pos_.given()) {
-            throw argument_error(ctx + ": push() needs the sample's vision positions; pass them to begin_sample(), or "
-                                       "use push_split()");
+            throw argument_error("push() needs the sample's vision positions; pass them to begin_sample(), or "
+                                 "use push_split()",
+                                 at(layer));
         }
         auto& done = pushed_[static_cast<std::size_t>(layer)];
-        if (split_[static_cast<std::size_t>(layer)]) throw argument_error(ctx + ": already pushed with push_split()");
+        if (split_[static_cast<std::size_t>(layer)]) throw argument_error("already pushed with push_split()", at(layer));
         visit_rows(hidden, [&](const auto& rows) {
-            check_cols(rows.cols, ctx);
+            check_cols(rows.cols, layer, "rows");
             if (first_token != done) {
-                throw argument_error(ctx + ": rows for tokens from " + std::to_string(first_token) + " but " +
-                                     std::to_string(done) + " tokens were pushed so far (pieces arrive in order, once)");
+                throw argument_error("rows for tokens from " + std::to_string(first_token) + " but " +
+                                         std::to_string(done) + " tokens were pushed so far (pieces arrive in order, once)",
+                                     at(layer));
             }
             if (pos_.tokens() >= 0 && first_token + rows.rows > pos_.tokens()) {
-                throw shape_error(ctx + ": rows for tokens [" + std::to_string(first_token) + ", " +
-                                  std::to_string(first_token + rows.rows) + ") but the sample has " +
-                                  std::to_string(pos_.tokens()) + " tokens");
+                throw shape_error("rows for tokens [" + std::to_string(first_token) + ", " +
+                                      std::to_string(first_token + rows.rows) + ") but the sample has " +
+                                      std::to_string(pos_.tokens()) + " tokens",
+                                  at(layer));
             }
-            guarded(ctx, [&] {
+            guarded(layer, [&] {
                 for_each_row_block(rows, [&](const auto& block, index_t b0) {
                     pos_.for_each_run(first_token + b0, block.rows, [&](index_t b, index_t e, bool vision) {
                         acc_.add_rows(layer, vision, block.middle_rows(b - first_token - b0, e - b));
@@ -165,15 +143,14 @@ public:
     void push_split(int layer, const XV& vision, const XT& text) {
         check_open_layer(layer);
         if (!acc_.wants(layer)) return;
-        const std::string ctx = where() + ", layer " + std::to_string(layer);
         if (split_[static_cast<std::size_t>(layer)] || pushed_[static_cast<std::size_t>(layer)] != 0) {
-            throw argument_error(ctx + ": pushed twice in one sample");
+            throw argument_error("pushed twice in one sample", at(layer));
         }
         visit_rows(vision, [&](const auto& v) {
             visit_rows(text, [&](const auto& t) {
-                check_cols(v.cols, ctx + " (vision)");
-                check_cols(t.cols, ctx + " (text)");
-                guarded(ctx, [&] {
+                check_cols(v.cols, layer, "vision rows");
+                check_cols(t.cols, layer, "text rows");
+                guarded(layer, [&] {
                     for_each_row_block(v, [&](const auto& block, index_t) { acc_.add_rows(layer, true, block); });
                     for_each_row_block(t, [&](const auto& block, index_t) { acc_.add_rows(layer, false, block); });
                 });
@@ -246,28 +223,32 @@ private:
         }
     }
 
-    void check_cols(index_t cols, const std::string& ctx) const {
+    [[nodiscard]] error_context at(int layer) const { return {"", "", samples_, layer}; }
+
+    void check_cols(index_t cols, int layer, std::string_view what) const {
         if (cols != acc_.hidden_size()) {
-            throw shape_error(ctx + ": rows have " + std::to_string(cols) + " columns, expected the hidden size " +
-                              std::to_string(acc_.hidden_size()));
+            throw shape_error(std::string(what) + " have " + std::to_string(cols) + " columns, expected the hidden size " +
+                                  std::to_string(acc_.hidden_size()),
+                              at(layer));
         }
     }
 
     // Runs fn, which adds rows; if it throws, some rows of the layer may be
     // in already, so the sink is marked failed before the error goes on.
     template <class Fn>
-    void guarded(const std::string& ctx, Fn&& fn) {
+    void guarded(int layer, Fn&& fn) {
         added_ = true;
         try {
             fn();
-        } catch (const error& e) {
-            failed_ = ctx + ": " + e.what();
-            detail::rethrow_with_prefix(ctx + ": ");
+        } catch (error& e) {
+            e.in_sample(samples_).in_layer(layer);
+            failed_ = e.what();
+            throw;
         } catch (const std::exception& e) {  // bad_alloc, …: same state, same rule
-            failed_ = ctx + ": " + e.what();
+            failed_ = where() + ", layer " + std::to_string(layer) + ": " + e.what();
             throw;
         } catch (...) {
-            failed_ = ctx + ": unknown exception";
+            failed_ = where() + ", layer " + std::to_string(layer) + ": unknown exception";
             throw;
         }
     }

@@ -27,8 +27,7 @@ template <tensor_like XV, tensor_like XT>
         std::visit([&](const auto& r) { for_each_row_block(r, [&](const auto& b, index_t) { sink(true, b); }); }, v);
         std::visit([&](const auto& r) { for_each_row_block(r, [&](const auto& b, index_t) { sink(false, b); }); }, t);
     };
-    if (opt.precision == accumulation::fp32) return compute_layer_multipass<float>(replay, dim, opt);
-    return compute_layer_multipass<double>(replay, dim, opt);
+    return with_precision(opt.precision, [&]<class Acc>() { return compute_layer_multipass<Acc>(replay, dim, opt); });
 }
 
 }  // namespace mir

@@ -13,7 +13,7 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
-#include "mir/metric/accumulator.hpp"
+#include "mir/mask.hpp"
 
 namespace mir {
 

@@ -1,27 +1,27 @@
 // mir/stats/modality.hpp — one modality's statistics after the outlier
 // policy (SPEC §2.2–2.3): the Gaussian summary that enters the Fréchet
-// distance, and what the policy did.
+// distance, and what the policy did. The policy is read only through its
+// outlier_plan (mir/stats/outliers.hpp):
 //
-//   none            moments of all rows
-//   drop            moments of the inliers
-//   replace-median  moments of the inliers merged (Chan) with n_out copies
-//                   of the per-dimension lower median of all rows — the
-//                   same numbers as replacing the rows, without a copy
+//   flags = false   moments of all rows
+//   removed         moments of the inliers
+//   replaced        moments of the inliers merged (Chan) with n_out copies
+//                   of the stand-in row — the same numbers as replacing
+//                   the rows, without a copy
 //
 // Statistics are raw (unscaled); α² is applied to the Fréchet terms.
 #pragma once
 
 #include <Eigen/Core>
 
-#include <cmath>
+#include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
-#include "mir/metric/frechet.hpp"
+#include "mir/stats/gaussian.hpp"
 #include "mir/stats/moments.hpp"
 #include "mir/stats/norms.hpp"
 #include "mir/stats/outliers.hpp"
@@ -40,34 +40,24 @@ struct modality_stats {
 
 namespace detail {
 
-inline void require_rows(index_t n, index_t minimum, const row_context& ctx, std::string_view why) {
-    if (n < minimum) {
-        std::string where;
-        if (ctx.layer >= 0) where += "layer " + std::to_string(ctx.layer) + ", ";
-        where += ctx.modality.empty() ? std::string("rows") : std::string(ctx.modality) + " rows";
-        throw too_few_rows_error(where + ": " + std::to_string(n) + " " + std::string(why) +
-                                 "; a covariance needs at least " + std::to_string(minimum));
-    }
-}
-
-/// Count, mean, Bessel covariance — and the factor when count < d.
-/// `rows_for_factor` gathers the (fewer than d) final rows, in fp64;
-/// pass nullptr where the rows are no longer at hand.
-template <accumulator_type Acc, class Gather>
-gaussian_stats finish_gaussian(const moments<Acc>& m, Gather&& rows_for_factor) {
-    gaussian_stats g;
-    g.count = m.count();
-    g.mean = m.mean_f64();
-    g.covariance = m.covariance();
-    if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<Gather>>) {
-        if (g.count < m.dim()) {
-        Eigen::MatrixXd f = rows_for_factor();  // count x d
-        f.rowwise() -= g.mean.transpose();
-        f /= std::sqrt(static_cast<double>(g.count - 1));
-        g.factor = std::move(f);
+/// The one place a plan's stand-ins join the inlier moments: once `m` holds
+/// every row that enters as it is, adds the `outliers` stand-in rows the
+/// plan asks for and checks that at least two rows remain. `median()`
+/// yields the per-dimension median of all rows (called only if the plan
+/// needs it). Returns the stand-in row, if any (for the data factor).
+template <accumulator_type Acc, class Median>
+std::optional<Eigen::VectorXd> add_stand_ins(const outlier_plan& plan, moments<Acc>& m, index_t outliers,
+                                             Median&& median, const row_context& ctx) {
+    std::optional<Eigen::VectorXd> row;
+    if (plan.flags && plan.replaces && outliers > 0) {
+        switch (plan.stand_in) {
+            case outlier_stand_in::dimension_median: row = median(); break;
+            case outlier_stand_in::none: break;
         }
+        if (row) m.add_constant(*row, outliers);
     }
-    return g;
+    require_rows(m.count(), 2, ctx, "rows remain after dropping outliers");
+    return row;
 }
 
 }  // namespace detail
@@ -78,6 +68,7 @@ gaussian_stats finish_gaussian(const moments<Acc>& m, Gather&& rows_for_factor) 
 template <accumulator_type Acc = double, element T>
 [[nodiscard]] modality_stats modality_statistics(const row_view<T>& rows, std::span<const double> norms,
                                                  outlier_policy policy, const row_context& ctx = {}) {
+    const outlier_plan plan = plan_of(policy);
     modality_stats out;
     out.input_rows = rows.rows;
     detail::require_rows(rows.rows, 2, ctx, "rows given");
@@ -90,40 +81,34 @@ template <accumulator_type Acc = double, element T>
     moments<Acc> m(d);
 
     std::vector<index_t> kept;
-    if (policy != outlier_policy::none) {
+    if (plan.flags) {
         kept.reserve(static_cast<std::size_t>(rows.rows));
         for (index_t i = 0; i < rows.rows; ++i) {
             if (!out.rule.is_outlier(norms[static_cast<std::size_t>(i)])) kept.push_back(i);
         }
         out.outliers = rows.rows - static_cast<index_t>(kept.size());
     }
-
-    Eigen::VectorXd median;
-    if (policy == outlier_policy::none || out.outliers == 0) {
+    if (out.outliers == 0) {
         m.add(rows);
     } else {
         m.add(rows, kept);
-        if (policy == outlier_policy::replace_median) {
-            median = per_dimension_lower_median(rows);
-            m.add_constant(median, out.outliers);
-        } else {
-            detail::require_rows(m.count(), 2, ctx, "rows remain after dropping outliers");
-        }
     }
+    const std::optional<Eigen::VectorXd> stand_in =
+        detail::add_stand_ins(plan, m, out.outliers, [&] { return per_dimension_lower_median(rows); }, ctx);
 
     out.gaussian = detail::finish_gaussian(m, [&] {
         Eigen::MatrixXd f(m.count(), d);
         index_t r = 0;
-        for (index_t i = 0; i < rows.rows; ++i) {
-            const bool outlier = policy != outlier_policy::none && out.rule.is_outlier(norms[static_cast<std::size_t>(i)]);
-            if (outlier && policy == outlier_policy::drop) continue;
-            if (outlier) {
-                f.row(r++) = median.transpose();
-            } else {
-                for (index_t j = 0; j < d; ++j) f(r, j) = to_acc<double>(rows.row(i)[j]);
-                ++r;
-            }
+        const auto copy = [&](index_t i) {
+            for (index_t j = 0; j < d; ++j) f(r, j) = to_acc<double>(rows.row(i)[j]);
+            ++r;
+        };
+        if (out.outliers == 0) {
+            for (index_t i = 0; i < rows.rows; ++i) copy(i);
+        } else {
+            for (index_t i : kept) copy(i);
         }
+        for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
         return f;
     });
     return out;

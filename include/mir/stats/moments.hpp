@@ -16,15 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "mir/detail/blas.hpp"
+#include "mir/backend/backend.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/precision.hpp"
 
 namespace mir {
-
-/// How statistics are accumulated: fp64 (default, exact to rounding) or
-/// fp32 (faster rank-k updates; the final statistics are still fp64).
-enum class accumulation { fp64, fp32 };
 
 /// Streaming moments of d-dimensional rows in accumulation type Acc.
 template <accumulator_type Acc = double>
@@ -94,11 +91,11 @@ public:
             // extra column √w·δ.
             const double w = static_cast<double>(n_) * static_cast<double>(k) / static_cast<double>(n_ + k);
             Eigen::Map<vector_type>(block + k * dim_, dim_) = (bmean - mean_) * static_cast<Acc>(std::sqrt(w));
-            detail::syrk_lower<Acc>(dim_, k + 1, block, m2_.data());
+            backend::active::syrk_lower<Acc>(dim_, k + 1, block, m2_.data());
             fold_mean(k, bmean);
             return;
         }
-        detail::syrk_lower<Acc>(dim_, k, block, m2_.data());
+        backend::active::syrk_lower<Acc>(dim_, k, block, m2_.data());
         merge_group(k, bmean);
     }
 
@@ -167,7 +164,7 @@ private:
             delta_ = gmean - mean_;
             const Acc w = static_cast<Acc>(static_cast<double>(n_) * static_cast<double>(k) /
                                            static_cast<double>(n_ + k));
-            detail::syr_lower<Acc>(dim_, w, delta_.data(), m2_.data());
+            backend::active::syr_lower<Acc>(dim_, w, delta_.data(), m2_.data());
         }
         fold_mean(k, gmean);
     }

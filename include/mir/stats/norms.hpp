@@ -25,13 +25,15 @@ struct row_context {
     std::string_view modality = "";  ///< "vision" or "text"
     index_t row_offset = 0;          ///< index of the view's first row in the modality
 
+    /// "vision row 12" (the layer goes into the error's context: where()).
     [[nodiscard]] std::string describe(index_t row) const {
         std::string s;
-        if (layer >= 0) s += "layer " + std::to_string(layer) + ", ";
         if (!modality.empty()) s += std::string(modality) + " ";
         s += "row " + std::to_string(row_offset + row);
         return s;
     }
+    /// The error context of these rows.
+    [[nodiscard]] error_context where() const { return {"", "", -1, layer}; }
 };
 
 /// Appends the L2 norm of every row of `rows` to `out`, in fp64. Throws
@@ -51,11 +53,11 @@ void append_row_norms(const row_view<T>& rows, std::vector<double>& out, const r
                 const double v = to_acc<double>(r[j]);
                 if (!std::isfinite(v)) {
                     throw non_finite_error(ctx.describe(i) + ": element " + std::to_string(j) + " is " +
-                                           (std::isnan(v) ? "NaN" : "infinite") +
-                                           " (hidden states must be finite)");
+                                               (std::isnan(v) ? "NaN" : "infinite") + " (hidden states must be finite)",
+                                           ctx.where());
                 }
             }
-            throw non_finite_error(ctx.describe(i) + ": the squared norm overflows double precision");
+            throw non_finite_error(ctx.describe(i) + ": the squared norm overflows double precision", ctx.where());
         }
         out.push_back(std::sqrt(s));
     }

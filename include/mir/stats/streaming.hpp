@@ -121,10 +121,10 @@ template <accumulator_type Acc = double>
 class modality_accumulator {
 public:
     modality_accumulator(index_t dim, streaming_options opt = {})
-        : dim_(dim), opt_(opt), store_(dim), settled_(dim, opt.block_rows), rng_(opt.seed),
+        : dim_(dim), opt_(opt), plan_(plan_of(opt.policy)), store_(dim), settled_(dim, opt.block_rows), rng_(opt.seed),
           capacity_(std::max<index_t>(1, opt.tail_capacity)) {
         if (dim <= 0) throw shape_error("modality_accumulator: the row dimension must be positive");
-        keep_all_ = opt_.policy == outlier_policy::replace_median && opt_.median == median_mode::keep_rows;
+        keep_all_ = plan_.needs_median() && opt_.median == median_mode::keep_rows;
     }
 
     [[nodiscard]] index_t dim() const noexcept { return dim_; }
@@ -144,19 +144,20 @@ public:
         validate_view(rows, "rows");
         if (rows.rows == 0) return;
         if (rows.cols != dim_) {
-            throw shape_error(ctx.describe(0) + ": rows have " + std::to_string(rows.cols) +
-                              " columns, expected the hidden size " + std::to_string(dim_));
+            throw shape_error(std::string(ctx.modality.empty() ? "" : std::string(ctx.modality) + " ") + "rows have " +
+                                  std::to_string(rows.cols) + " columns, expected the hidden size " + std::to_string(dim_),
+                              ctx.where());
         }
         ctx.row_offset = this->rows();
         const std::size_t first_norm = norms_.size();
         append_row_norms(rows, norms_, ctx);
         if (streaming_) {
-            if (opt_.policy != outlier_policy::none) grow_tails();
+            if (plan_.flags) grow_tails();
             stream(rows, first_norm);
         } else {
             store_.append(rows);
             if (!keep_all_ && store_.rows() > dim_) {
-                if (opt_.policy != outlier_policy::none) grow_tails();
+                if (plan_.flags) grow_tails();
                 start_streaming();
             }
         }
@@ -176,7 +177,7 @@ public:
         moments<Acc> m = settled_;
         std::vector<Acc> block = settle_;  // has the spare row once allocated
         m.add_block(block.data(), settle_rows_, true);
-        if (opt_.policy != outlier_policy::none) {
+        if (plan_.flags) {
             out.outliers_exact =
                 settled_count_ == 0 || (!out.rule.is_outlier(settled_min_) && !out.rule.is_outlier(settled_max_));
             block.clear();
@@ -190,13 +191,9 @@ public:
             block.resize(static_cast<std::size_t>((k + 1) * dim_));  // + the spare row of add_block
             m.add_block(block.data(), k, true);
             for (double n : norms_) out.outliers += out.rule.is_outlier(n) ? 1 : 0;
-            if (opt_.policy == outlier_policy::replace_median) {
-                m.add_constant(reservoir_median(), out.outliers);
-                out.median_exact = seen_ <= opt_.reservoir_rows;
-            } else {
-                detail::require_rows(m.count(), 2, ctx, "rows remain after dropping outliers");
-            }
+            if (plan_.needs_median()) out.median_exact = seen_ <= opt_.reservoir_rows;
         }
+        detail::add_stand_ins(plan_, m, out.outliers, [&] { return reservoir_median(); }, ctx);
         out.gaussian = detail::finish_gaussian(m, nullptr);
         return out;
     }
@@ -221,13 +218,13 @@ private:
         for (index_t first = 0; first < rows.rows; first += br) {
             const index_t k = std::min(br, rows.rows - first);
             detail::load_rows<Acc>(rows, first, k, block_.data());
-            if (opt_.policy == outlier_policy::none) {
+            if (!plan_.flags) {
                 settled_.add_block(block_.data(), k, true);
                 continue;
             }
             for (index_t i = 0; i < k; ++i) {
                 const Acc* row = block_.data() + i * dim_;
-                if (opt_.policy == outlier_policy::replace_median) sample(row);
+                if (plan_.needs_median()) sample(row);
                 route(row, norms_[first_norm + static_cast<std::size_t>(first + i)]);
             }
         }
@@ -338,6 +335,7 @@ private:
 
     index_t dim_;
     streaming_options opt_;
+    outlier_plan plan_;
     bool keep_all_ = false;
     bool streaming_ = false;
     std::vector<double> norms_;

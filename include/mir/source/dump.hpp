@@ -1,5 +1,6 @@
-// mir/io/dump.hpp — hidden-state dump files (SPEC §6): layout detection and
-// per-layer row access, for the program and for library users alike.
+// mir/source/dump.hpp — hidden-state dump files (SPEC §7): layout detection
+// and per-layer row access, for the program and for library users alike.
+// The file formats themselves are mir/io/ (this header needs mir::io).
 //
 //   per-sample  hidden_states [K+1, T, d] (F16/BF16/F32/F64)
 //               vision_mask   [T]        (BOOL or U8, 1 = vision)
@@ -23,12 +24,15 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
-#include "mir/io/npz.hpp"
-#include "mir/io/safetensors.hpp"
+#include "mir/io/format.hpp"
 #include "mir/io/tensor.hpp"
-#include "mir/metric/accumulator.hpp"
+#include "mir/io/tensor_file.hpp"
+#include "mir/mask.hpp"
 
-namespace mir::io {
+namespace mir {
+
+using io::file_dtype;
+using io::tensor_view;
 
 enum class dump_layout { per_sample, pre_split };
 
@@ -49,13 +53,6 @@ inline std::string describe_tensors(const std::vector<tensor_view>& ts) {
     return s.empty() ? "no tensors" : s;
 }
 
-inline const tensor_view* find_in(const std::vector<tensor_view>& ts, std::string_view name) {
-    for (const auto& t : ts) {
-        if (t.name == name) return &t;
-    }
-    return nullptr;
-}
-
 }  // namespace detail
 
 /// One dump file with its layout detected and validated.
@@ -64,26 +61,15 @@ public:
     /// Opens a .safetensors or .npz file; throws mir::file_error naming the
     /// file and what is wrong (unknown layout: the tensors found and the
     /// layouts expected).
-    static dump_file open(const std::filesystem::path& path) {
-        dump_file f;
-        f.path_ = path;
-        const auto ext = path.extension().string();
-        if (ext == ".safetensors") {
-            f.st_ = safetensors_file::open(path);
-            f.tensors_ = f.st_->tensors();
-        } else if (ext == ".npz") {
-            const npz_file z = npz_file::open(path);
-            for (const auto& name : z.names()) f.arrays_.emplace_back(name, z.read(name));
-            for (const auto& [name, a] : f.arrays_) f.tensors_.push_back(a.view(name));
-        } else {
-            throw file_error(path.string() + ": unsupported file type '" + ext +
-                             "' (expected .safetensors or .npz)");
-        }
+    static dump_file open(const std::filesystem::path& path) { return open(io::tensor_file::open(path)); }
+    /// The same from a file already open (e.g. after listing its tensors).
+    static dump_file open(io::tensor_file file) {
+        dump_file f(std::move(file));
         f.detect();
         return f;
     }
 
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_.path(); }
     [[nodiscard]] dump_layout layout() const noexcept { return layout_; }
     /// Hidden-state indices in the file (K + 1; index 0 = embeddings).
     [[nodiscard]] int num_indices() const noexcept { return indices_; }
@@ -91,7 +77,7 @@ public:
     [[nodiscard]] index_t vision_rows() const noexcept { return vision_rows_; }
     [[nodiscard]] index_t text_rows() const noexcept { return text_rows_; }
     /// Every tensor in the file (unrelated ones included).
-    [[nodiscard]] const std::vector<tensor_view>& tensors() const noexcept { return tensors_; }
+    [[nodiscard]] const std::vector<tensor_view>& tensors() const noexcept { return file_.tensors(); }
     /// Element type of the hidden states.
     [[nodiscard]] file_dtype dtype() const noexcept { return dtype_; }
 
@@ -102,7 +88,7 @@ public:
     void visit_layer(int k, Sink&& sink) const {
         if (layout_ == dump_layout::per_sample) {
             visit_hidden_rows(k, [&](const auto& rows) {
-                mir::for_each_mask_run(mask(), [&](index_t b, index_t e, bool vision) {
+                for_each_mask_run(mask(), [&](index_t b, index_t e, bool vision) {
                     sink(vision, rows.middle_rows(b, e - b));
                 });
             });
@@ -120,7 +106,7 @@ public:
     void visit_hidden_rows(int k, Fn&& fn) const {
         check_layer(k);
         if (layout_ != dump_layout::per_sample) fail("visit_hidden_rows: the file is pre-split (use visit_split_rows)");
-        const tensor_view& h = *detail::find_in(tensors_, "hidden_states");
+        const tensor_view& h = *file_.find("hidden_states");
         const index_t tokens = vision_rows_ + text_rows_;
         visit_rows(h, static_cast<std::int64_t>(k) * tokens, tokens, std::forward<Fn>(fn));
     }
@@ -131,8 +117,8 @@ public:
     void visit_split_rows(int k, Fn&& fn) const {
         check_layer(k);
         if (layout_ != dump_layout::pre_split) fail("visit_split_rows: the file is per-sample (use visit_hidden_rows)");
-        const tensor_view& v = *detail::find_in(tensors_, "vision");
-        const tensor_view& t = *detail::find_in(tensors_, "text");
+        const tensor_view& v = *file_.find("vision");
+        const tensor_view& t = *file_.find("text");
         visit_rows(v, static_cast<std::int64_t>(k) * vision_rows_, vision_rows_, [&](const auto& vision) {
             visit_rows(t, static_cast<std::int64_t>(k) * text_rows_, text_rows_,
                        [&](const auto& text) { fn(vision, text); });
@@ -142,26 +128,23 @@ public:
     /// The vision mask of a per-sample file (empty for pre-split files).
     [[nodiscard]] std::span<const std::uint8_t> mask() const noexcept {
         if (layout_ != dump_layout::per_sample) return {};
-        const tensor_view& m = *detail::find_in(tensors_, "vision_mask");
+        const tensor_view& m = *file_.find("vision_mask");
         return {reinterpret_cast<const std::uint8_t*>(m.data), m.nbytes};
     }
 
     /// Releases the mapping / the decompressed arrays.
     void close() noexcept {
-        tensors_.clear();
-        arrays_.clear();
-        if (st_) st_->close();
-        st_.reset();
+        file_.close();
     }
 
 private:
-    dump_file() = default;
+    explicit dump_file(io::tensor_file file) : file_(std::move(file)) {}
 
-    [[noreturn]] void fail(const std::string& what) const { throw file_error(path_.string() + ": " + what); }
+    [[noreturn]] void fail(const std::string& what) const { throw file_error(file_.path().string() + ": " + what); }
 
     void check_layer(int k) const {
         if (k < 0 || k >= indices_) {
-            throw argument_error(path_.string() + ": layer " + std::to_string(k) + " is outside 0.." +
+            throw argument_error(file_.path().string() + ": layer " + std::to_string(k) + " is outside 0.." +
                                  std::to_string(indices_ - 1));
         }
     }
@@ -183,16 +166,16 @@ private:
     }
 
     void detect() {
-        const tensor_view* h = detail::find_in(tensors_, "hidden_states");
-        const tensor_view* m = detail::find_in(tensors_, "vision_mask");
-        const tensor_view* v = detail::find_in(tensors_, "vision");
-        const tensor_view* t = detail::find_in(tensors_, "text");
+        const tensor_view* h = file_.find("hidden_states");
+        const tensor_view* m = file_.find("vision_mask");
+        const tensor_view* v = file_.find("vision");
+        const tensor_view* t = file_.find("text");
         const bool per_sample = h && m, pre_split = v && t;
         if (per_sample && pre_split) {
             fail("ambiguous layout: the file has both hidden_states + vision_mask and vision + text");
         }
         if (!per_sample && !pre_split) {
-            fail("unknown dump layout; found " + detail::describe_tensors(tensors_) +
+            fail("unknown dump layout; found " + detail::describe_tensors(file_.tensors()) +
                  "; expected either hidden_states [K+1, T, d] + vision_mask [T] (per-sample) or "
                  "vision [K+1, r, d] + text [K+1, s, d] (pre-split)");
         }
@@ -240,10 +223,7 @@ private:
         if (text_rows_ == 0) fail("no text rows (every vision_mask entry is 1, or 'text' has no rows)");
     }
 
-    std::filesystem::path path_;
-    std::optional<safetensors_file> st_;
-    std::vector<std::pair<std::string, npy_array>> arrays_;
-    std::vector<tensor_view> tensors_;
+    io::tensor_file file_;
     dump_layout layout_ = dump_layout::per_sample;
     file_dtype dtype_ = file_dtype::f32;
     int indices_ = 0;
@@ -262,10 +242,9 @@ inline std::vector<std::filesystem::path> expand_inputs(const std::vector<std::f
         if (std::filesystem::is_directory(p, ec)) {
             std::vector<std::filesystem::path> found;
             for (const auto& e : std::filesystem::directory_iterator(p)) {
-                const auto ext = e.path().extension();
-                if (e.is_regular_file() && (ext == ".safetensors" || ext == ".npz")) found.push_back(e.path());
+                if (e.is_regular_file() && io::holds_dumps(io::format_of(e.path()))) found.push_back(e.path());
             }
-            if (found.empty()) throw file_error(p.string() + ": directory holds no .safetensors or .npz files");
+            if (found.empty()) throw file_error(p.string() + ": directory holds no " + std::string(io::dump_extensions) + " files");
             std::sort(found.begin(), found.end());
             out.insert(out.end(), found.begin(), found.end());
         } else if (std::filesystem::exists(p, ec)) {
@@ -278,4 +257,4 @@ inline std::vector<std::filesystem::path> expand_inputs(const std::vector<std::f
     return out;
 }
 
-}  // namespace mir::io
+}  // namespace mir

@@ -1,4 +1,4 @@
-// mir/linalg/sqrt_result.hpp — what every approximate matrix square root
+// mir/linalg/matrix_sqrt.hpp — what every approximate matrix square root
 // returns (the matrix, the iterations it took, its residual, how it ended),
 // and the controls the iterative ones share.
 #pragma once
@@ -21,6 +21,7 @@ enum class sqrt_status {
     max_iter,       ///< the iteration limit came first; the best iterate is returned
     breakdown,      ///< an inverse failed or a value stopped being finite; the best finite iterate is returned
     not_iterative,  ///< a direct method (exact, Padé, Taylor, reference-fast)
+    solver_failed,  ///< the exact route's eigenvalue solver did not converge: no value
 };
 
 constexpr std::string_view to_string(sqrt_status s) noexcept {
@@ -30,6 +31,7 @@ constexpr std::string_view to_string(sqrt_status s) noexcept {
         case sqrt_status::max_iter: return "max-iter";
         case sqrt_status::breakdown: return "breakdown";
         case sqrt_status::not_iterative: return "not-iterative";
+        case sqrt_status::solver_failed: return "solver-failed";
     }
     return "?";
 }

@@ -1,4 +1,4 @@
-// mir/io/dump_source.hpp — the dump files of SPEC §6 as a hidden-state
+// mir/source/dump_source.hpp — the dump files of SPEC §7 as a hidden-state
 // source (one file = one sample), shared by the library and the mir
 // program: opening checks that every file comes from the same model (same
 // number of hidden-state indices and hidden size); samples and layers are
@@ -17,11 +17,11 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
-#include "mir/io/dump.hpp"
+#include "mir/source/dump.hpp"
 #include "mir/source/sink.hpp"
 #include "mir/source/source.hpp"
 
-namespace mir::io {
+namespace mir {
 
 class dump_source {
 public:
@@ -79,8 +79,9 @@ public:
                 }
             }
             sink.end_sample();
-        } catch (const error&) {
-            mir::detail::rethrow_with_prefix(path.string() + ": ");
+        } catch (error& e) {
+            e.in_file(path.string());
+            throw;
         }
     }
 
@@ -93,8 +94,9 @@ public:
             const dump_file f = dump_file::open(path);
             try {
                 f.visit_layer(k, sink);
-            } catch (const non_finite_error& e) {
-                throw non_finite_error(path.string() + ": " + e.what() + " (rows counted across the files so far)");
+            } catch (non_finite_error& e) {
+                e.in_file(path.string());  // its row index counts rows across the files so far
+                throw;
             }
         }
     }
@@ -111,4 +113,4 @@ private:
 
 static_assert(hidden_state_source<dump_source>);
 
-}  // namespace mir::io
+}  // namespace mir

@@ -1,0 +1,64 @@
+#include "cli_options.hpp"
+
+#include <array>
+#include <vector>
+
+namespace mir::tool {
+
+namespace {
+
+// The choices come from the library's tables (mir::outlier_policies, mir::precisions), the default first.
+// "a (default), b or c" and the list CLI::IsMember checks.
+constexpr std::string_view name_of(const outlier_policy_info& p) noexcept { return p.name; }
+constexpr std::string_view name_of(precision p) noexcept { return to_string(p); }
+
+template <class Range>
+std::string choices_help(const Range& r, std::vector<std::string>& names) {
+    std::string help;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        names.emplace_back(name_of(r[i]));
+        help += (i == 0 ? "" : i + 1 == r.size() ? " or " : ", ") + names.back() + (i == 0 ? " (default)" : "");
+    }
+    return help;
+}
+
+}  // namespace
+
+void add_outliers_option(CLI::App& c, std::string& policy) {
+    std::vector<std::string> names;
+    const std::string help = choices_help(outlier_policies, names);
+    c.add_option("--outliers", policy, help)->check(CLI::IsMember(names));
+}
+
+void add_precision_option(CLI::App& c, std::string& p) {
+    std::vector<std::string> names;
+    const std::string help = "accumulation: " + choices_help(precisions, names);
+    c.add_option("--precision", p, help)->check(CLI::IsMember(names));
+}
+
+void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o) {
+    // One catalogue row a line (CLI11 indents each line of a description to its column).
+    const std::string indent = "  ";
+    std::vector<std::string> names;
+    std::string help = "how Tr (Sv St)^1/2 is obtained:", iterative;
+    std::size_t width = 0;
+    for (const auto& m : sqrt_catalogue) width = std::max(width, m.name.size());
+    for (const auto& m : sqrt_catalogue) {
+        names.emplace_back(m.name);
+        help += "\n" + indent + names.back() + std::string(width + 2 - m.name.size(), ' ') + std::string(m.summary);
+        if (m.iterative) iterative += (iterative.empty() ? "" : "/") + names.back();
+    }
+    c.add_option("--sqrt", method, help)->check(CLI::IsMember(names));
+    c.add_option("--sqrt-tol", o.tol,
+                 iterative + ": stop when |tr(I - Z Y)| <= TOL, a bound on the relative error of the trace square "
+                             "root (default 1e-10)")
+        ->check(CLI::PositiveNumber);
+    c.add_option("--sqrt-max-iter", o.max_iter, iterative + ": iteration limit (default 100)")
+        ->check(CLI::Range(1, 100000));
+}
+
+void add_threads_option(CLI::App& c, int& threads) {
+    c.add_option("--threads", threads, "layers computed in parallel (default 1)")->check(CLI::Range(1, 1024));
+}
+
+}  // namespace mir::tool

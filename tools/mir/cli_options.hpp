@@ -1,0 +1,29 @@
+// tools/mir/cli_options.hpp — options that several subcommands take. Their
+// choices and help come from the library's catalogues (sqrt_catalogue,
+// outlier_policy, precision), so a new method or policy appears here by itself.
+#pragma once
+
+#include <mir/linalg/sqrt_methods.hpp>
+#include <mir/precision.hpp>
+#include <mir/stats/outliers.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace mir::tool {
+
+/// --outliers NAME, checked against the policy names; the default first.
+void add_outliers_option(CLI::App& c, std::string& policy);
+
+/// --sqrt NAME (checked against the catalogue, help from its summaries), and
+/// --sqrt-tol / --sqrt-max-iter for the iterative methods, into `o`.
+void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o);
+
+/// --precision fp64|fp32 (the accumulation's).
+void add_precision_option(CLI::App& c, std::string& p);
+
+/// --threads N (layers computed in parallel).
+void add_threads_option(CLI::App& c, int& threads);
+
+}  // namespace mir::tool

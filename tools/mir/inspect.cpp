@@ -1,0 +1,51 @@
+// tools/mir/inspect.cpp — `mir inspect`: the tensors of each file and the
+// dump layout detected in it.
+#include <mir/io/tensor_file.hpp>
+#include <mir/source/dump.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+
+namespace mir::tool {
+
+namespace {
+
+int run_inspect(const std::vector<std::string>& inputs) {
+    std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
+    int status = 0;
+    for (const auto& f : expand_inputs(paths)) {
+        std::printf("%s\n", f.string().c_str());
+        auto file = io::tensor_file::open(f);
+        for (const auto& t : file.tensors()) {
+            std::string shape;
+            for (std::size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
+            std::printf("  %-24s %-5s [%s]\n", t.name.c_str(), std::string(to_string(t.dtype)).c_str(), shape.c_str());
+        }
+        try {
+            const auto d = dump_file::open(std::move(file));
+            std::printf("  layout: %s; %d hidden-state indices (K = %d), hidden size %td, %td vision + %td text rows per layer\n",
+                        std::string(to_string(d.layout())).c_str(), d.num_indices(), d.num_indices() - 1,
+                        d.hidden_size(), d.vision_rows(), d.text_rows());
+        } catch (const error& e) {
+            std::printf("  layout: not a mir dump: %s\n", e.what());
+            status = 1;
+        }
+    }
+    return status;
+}
+
+}  // namespace
+
+command register_inspect(CLI::App& app) {
+    const auto inputs = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("inspect", "tensors, dtypes, shapes and the detected dump layout");
+    c->add_option("paths", *inputs, "files or directories")->required();
+    return {c, [inputs] { return run_inspect(*inputs); }};
+}
+
+}  // namespace mir::tool

@@ -1,0 +1,56 @@
+#include "layer_runner.hpp"
+
+#include <mir/error.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace mir::tool {
+
+void run_layers(const std::vector<int>& layers, int threads, const std::function<void(std::size_t)>& fn,
+                const layer_progress& progress) {
+    const std::size_t n = layers.size();
+    std::atomic<std::size_t> next{0}, done{0};
+    std::mutex mu;
+    std::exception_ptr failure;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto worker = [&] {
+        for (std::size_t i = next++; i < n; i = next++) {
+            try {
+                try {
+                    fn(i);
+                } catch (const mir::error&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    throw mir::error("layer " + std::to_string(layers[i]) + ": " + e.what());
+                }
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!failure) failure = std::current_exception();
+                next = n;
+                return;
+            }
+            const std::size_t k = ++done;
+            if (progress.show) {
+                std::lock_guard<std::mutex> lock(mu);
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::fprintf(stderr, "\r%s, %zu/%zu layers done, ETA %.0f s   ", progress.what.c_str(), k, n,
+                             s / static_cast<double>(k) * static_cast<double>(n - k));
+            }
+        }
+    };
+    const int workers = std::max(1, std::min<int>(threads, static_cast<int>(n)));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < workers; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (progress.show) std::fprintf(stderr, "\n");
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace mir::tool
