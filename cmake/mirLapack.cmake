@@ -79,3 +79,19 @@ function(mir_add_lapack_target)
     INTERFACE_INCLUDE_DIRECTORIES "${MIR_LAPACK_INCLUDE_DIRS}"
     INTERFACE_LINK_LIBRARIES "${MIR_LAPACK_LIBRARIES}")
 endfunction()
+
+# mir_lapack_pkgconfig_flags(<cflags_var> <libs_var>)
+# The pkg-config form of mir::lapack (for mir.pc): the MIR_USE_LAPACK define
+# and include directories, and the libraries as full paths, from the
+# variables set by mir_find_lapack().
+function(mir_lapack_pkgconfig_flags cflags_var libs_var)
+  set(_cflags "-DMIR_USE_LAPACK=1")
+  foreach(_dir IN LISTS MIR_LAPACK_INCLUDE_DIRS)
+    if(NOT _dir STREQUAL "/usr/include")
+      string(APPEND _cflags " -I${_dir}")
+    endif()
+  endforeach()
+  list(JOIN MIR_LAPACK_LIBRARIES " " _libs)
+  set(${cflags_var} "${_cflags}" PARENT_SCOPE)
+  set(${libs_var} "${_libs}" PARENT_SCOPE)
+endfunction()

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
-# Install every Debian package mir's build, tests and CI need.
+# Install the Debian packages mir needs, in two groups:
+#
+#   scripts/install-deps.sh main   what scripts/run-example.sh needs to build and
+#                                  run the mir program (tools/mir links mir::io:
+#                                  Eigen, OpenBLAS + LAPACKE, nlohmann-json,
+#                                  libzip; and CLI11)
+#   scripts/install-deps.sh test   everything: main + the tests, benchmarks,
+#                                  sanitizer/fuzz build and CI (the default)
+#
+# docs/building.md has the package counts on a fresh Debian 12.
 # Idempotent: when everything is installed already it does nothing (no
 # apt-get update). Uses sudo only when not running as root.
 set -euo pipefail
 
-PACKAGES=(
-  # toolchains and build
-  build-essential cmake ninja-build g++
-  clang-14 libclang-rt-14-dev          # sanitizer (and later fuzz) build
-  # library dependencies
+MAIN_PACKAGES=(
+  g++ cmake ninja-build                # toolchain (the CMakePresets.json `release` preset uses Ninja)
   libeigen3-dev                        # the core (required)
   libopenblas-dev liblapacke-dev       # MIR_USE_LAPACK
+  nlohmann-json3-dev libzip-dev        # file readers (safetensors / npz), mir::io
+  libcli11-dev                         # the mir command-line program
+)
+TEST_PACKAGES=(
+  build-essential git pkg-config       # CI checkout, the pkg-config consumption test
+  clang-14 libclang-rt-14-dev          # sanitizer and fuzz build
+  clang-format-14                      # the `format` stage (clang-format-diff-14)
   libxtensor-dev libdlpack-dev         # tensor adapters
   libtorch-dev                         # libtorch adapter (tests and example; g++ only)
   libboost-dev                         # Boost.Multiprecision oracle in tests
-  nlohmann-json3-dev libzip-dev        # file readers (safetensors / npz)
-  libcli11-dev                         # the mir command-line program
   catch2                               # tests (v2.13)
   libbenchmark-dev                     # benchmarks
-  # figures and scripts
+  python3 python3-pytest               # tests/program (under pytest)
+  python3-numpy python3-scipy          # bench/ baselines, examples/python
   librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
-  python3 python3-numpy python3-scipy
 )
+
+group="${1:-test}"
+case "$group" in
+  main) PACKAGES=("${MAIN_PACKAGES[@]}") ;;
+  test) PACKAGES=("${MAIN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [main|test]   (main: the mir program; test: everything, the default)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,7 +49,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  echo "install-deps: all ${#PACKAGES[@]} packages of group '$group' already installed"
   exit 0
 fi
 

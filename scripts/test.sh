@@ -5,7 +5,8 @@
 # under its own time budget (enforced with `timeout`), stopping at the first
 # failure and printing a summary table at the end:
 #
-#   deps   scripts/install-deps.sh                                    10 min
+#   deps   scripts/install-deps.sh test (everything)                  10 min
+#   format clang-format-14 on the C++ lines changed since the base     1 min
 #   gcc    g++, Release, MIR_USE_LAPACK=ON (OpenBLAS + LAPACKE),
 #          everything (tests, header checks, consumption, examples,
 #          program, benchmarks built), ctest                          25 min
@@ -14,22 +15,32 @@
 #          ctest -LE 'consumption|slow|fuzz'                          30 min
 #   fuzz   fuzz smoke runs (ctest -L fuzz in the asan build)           5 min
 #
+# The builds are CMakePresets.json's configure/build/test presets of the same
+# names (one definition: `cmake --preset gcc` etc. by hand give the same
+# builds); this script adds ccache when installed and the job count.
 # The pure-Eigen build is the sanitizer build: one build fewer on the 2-core
 # CI machine, and the suite still runs both with and without LAPACK. A
 # separate g++ pure-Eigen stage is available by name: scripts/test.sh eigen.
-# Tests labelled `gpu` run only when nvidia-smi sees a GPU. BLAS runs
-# single-threaded under ctest (tests run in parallel instead).
+# The test presets leave out tests labelled `gpu`; they run (ctest -L gpu)
+# only when nvidia-smi sees a GPU. BLAS runs single-threaded under ctest
+# (tests run in parallel instead).
 #
-# Usage: scripts/test.sh [stage...]     (default: deps gcc asan fuzz)
+# The format stage checks only the lines changed against the merge base with
+# origin/main (HEAD~1 when there is no origin/main): `git diff -U0 <base>` of
+# the C++ files through clang-format-diff-14 -p1; any reformatting it would
+# do fails the stage. MIR_FORMAT_BASE=<rev> overrides the base.
+#
+# Usage: scripts/test.sh [stage...]     (default: deps format gcc asan fuzz)
 # Environment: MIR_JOBS (default nproc), MIR_CI_FRESH=1 (delete the build
 # directories first), MIR_CI_SKIP_DEPS=1 (skip the deps stage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES=(deps gcc asan fuzz)
-declare -A BUDGET=([deps]=600 [gcc]=1500 [eigen]=1200 [asan]=1800 [fuzz]=300)
+ALL_STAGES=(deps format gcc asan fuzz)
+declare -A BUDGET=([deps]=600 [format]=60 [gcc]=1500 [eigen]=1200 [asan]=1800 [fuzz]=300)
 declare -A DESCR=(
   [deps]="install Debian packages"
+  [format]="clang-format on changed lines"
   [gcc]="g++ Release, LAPACK on"
   [eigen]="g++ Release, pure Eigen"
   [asan]="clang-14 ASan+UBSan, pure Eigen"
@@ -38,41 +49,36 @@ declare -A DESCR=(
 TARGET_TOTAL_S=2700   # keep the whole under 45 minutes on the 2-core machine
 
 JOBS="${MIR_JOBS:-$(nproc)}"
-CMAKE_COMMON=(-DMIR_BUILD_TESTS=ON -DMIR_WERROR=ON)
-if command -v ninja >/dev/null 2>&1; then
-  CMAKE_COMMON+=(-G Ninja)
-fi
+CMAKE_EXTRA=()
 if command -v ccache >/dev/null 2>&1; then
-  CMAKE_COMMON+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  CMAKE_EXTRA+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
-CTEST_COMMON=(--output-on-failure --no-tests=error --timeout 900 -j "$JOBS")
 
 have_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
 
-# ctest -LE regex: the given labels, plus `gpu` when there is no GPU.
-exclude_labels() {
-  local labels=("$@")
-  have_gpu || labels+=(gpu)
-  if ((${#labels[@]})); then
-    local IFS='|'
-    echo "${labels[*]}"
+# build_dir <preset>: the preset's binaryDir (build/ci-<preset>).
+build_dir() { echo "build/ci-$1"; }
+
+configure() {  # configure <preset> [cmake args...]
+  local preset=$1
+  shift
+  if [[ "${MIR_CI_FRESH:-0}" == 1 ]]; then rm -rf "$(build_dir "$preset")"; fi
+  cmake --preset "$preset" "${CMAKE_EXTRA[@]}" "$@"
+}
+
+run_ctest() {  # run_ctest <test preset> [ctest args...]: the preset, then its gpu tests when there is a GPU
+  local preset=$1
+  shift
+  ctest --preset "$preset" -j "$JOBS" "$@"
+  if have_gpu; then
+    ctest --preset "$preset" -j "$JOBS" -L gpu --no-tests=ignore "$@"
   fi
 }
 
-configure() {  # configure <build dir> <cmake args...>
-  local dir=$1
-  shift
-  if [[ "${MIR_CI_FRESH:-0}" == 1 ]]; then rm -rf "$dir"; fi
-  cmake -S . -B "$dir" "${CMAKE_COMMON[@]}" "$@"
-}
-
-run_ctest() {  # run_ctest <build dir> <exclude regex or empty> [ctest args...]
-  local dir=$1 le=$2
-  export OPENBLAS_NUM_THREADS=1  # ctest runs tests in parallel; don't oversubscribe
-  shift 2
-  local args=("${CTEST_COMMON[@]}")
-  [[ -n "$le" ]] && args+=(-LE "$le")
-  ctest --test-dir "$dir" "${args[@]}" "$@"
+build_and_test() {  # build_and_test <preset>
+  configure "$1"
+  cmake --build --preset "$1" -j "$JOBS"
+  run_ctest "$1"
 }
 
 sanitizer_env() {
@@ -93,38 +99,46 @@ sanitizer_env() {
 }
 
 stage_deps() {
-  bash scripts/install-deps.sh
+  bash scripts/install-deps.sh test
 }
 
-stage_gcc() {
-  local dir=build/ci-gcc
-  configure "$dir" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Release \
-    -DMIR_USE_LAPACK=ON -DMIR_SANITIZE=OFF
-  cmake --build "$dir" -j "$JOBS"
-  run_ctest "$dir" "$(exclude_labels)"
+stage_format() {
+  if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    echo "format: not a git checkout; nothing to compare"
+    return 0
+  fi
+  local base="${MIR_FORMAT_BASE:-}"
+  if [[ -z "$base" ]]; then
+    if git rev-parse -q --verify origin/main >/dev/null; then
+      base=$(git merge-base origin/main HEAD)
+    else
+      base=HEAD~1
+    fi
+  fi
+  echo "format: lines changed since $(git rev-parse --short "$base") (clang-format-14, .clang-format)"
+  local out
+  out=$(git diff -U0 --no-color "$base" -- '*.cpp' '*.hpp' '*.h' '*.cu' '*.cuh' | clang-format-diff-14 -p1)
+  if [[ -n "$out" ]]; then
+    echo "$out"
+    echo "format: the changed lines above are not formatted as .clang-format says;" \
+         "fix with: git diff -U0 $base | clang-format-diff-14 -p1 -i" >&2
+    return 1
+  fi
+  echo "format: ok"
 }
 
-stage_eigen() {
-  # Benchmarks are built (with LAPACK) in the gcc stage; skip them here.
-  local dir=build/ci-eigen
-  configure "$dir" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Release \
-    -DMIR_USE_LAPACK=OFF -DMIR_SANITIZE=OFF -DMIR_BUILD_BENCHMARKS=OFF
-  cmake --build "$dir" -j "$JOBS"
-  run_ctest "$dir" "$(exclude_labels)"
-}
+stage_gcc() { build_and_test gcc; }
+
+stage_eigen() { build_and_test eigen; }   # benchmarks are built (with LAPACK) in the gcc stage only
 
 stage_asan() {
-  local dir=build/ci-asan
   sanitizer_env
-  configure "$dir" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug \
-    "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -gline-tables-only" -DMIR_SANITIZE=ON -DMIR_USE_LAPACK=OFF \
-    -DMIR_BUILD_BENCHMARKS=OFF -DMIR_BUILD_FUZZERS=ON
-  cmake --build "$dir" -j "$JOBS"
-  run_ctest "$dir" "$(exclude_labels consumption slow fuzz)"
+  build_and_test asan
 }
 
 stage_fuzz() {
-  local dir=build/ci-asan
+  local dir
+  dir=$(build_dir asan)
   if [[ ! -f "$dir/CTestTestfile.cmake" ]]; then
     echo "fuzz: $dir is not configured (run the asan stage first)" >&2
     return 1
@@ -136,7 +150,7 @@ stage_fuzz() {
     return 0
   fi
   sanitizer_env
-  ctest --test-dir "$dir" -L fuzz "${CTEST_COMMON[@]}"
+  ctest --preset fuzz -j "$JOBS"
 }
 
 # --- internal entry point: one stage, run under `timeout` by the driver ------

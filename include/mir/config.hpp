@@ -1,9 +1,9 @@
 // mir/config.hpp — version, build switches and the few macros every header uses.
 #pragma once
 
-#define MIR_VERSION_MAJOR 0
-#define MIR_VERSION_MINOR 1
-#define MIR_VERSION_PATCH 0
+// MIR_VERSION_MAJOR / _MINOR / _PATCH / _STRING, generated from
+// project(VERSION) into the build tree's include directory (and installed).
+#include <mir/version.hpp>
 
 // MIR_USE_LAPACK: route covariance updates and eigenvalues through
 // OpenBLAS/LAPACKE. The CMake target sets it; a consumer without the target

@@ -14,6 +14,10 @@ if(NOT DEFINED MIR_EXPECT_LAPACK)
   set(MIR_EXPECT_LAPACK 0)
 endif()
 target_compile_definitions(app PRIVATE MIR_EXPECT_LAPACK=${MIR_EXPECT_LAPACK})
+# ... and that the generated mir/version.hpp says what project(VERSION) said.
+if(DEFINED MIR_EXPECT_VERSION)
+  target_compile_definitions(app PRIVATE "MIR_EXPECT_VERSION=\"${MIR_EXPECT_VERSION}\"")
+endif()
 
 # find_package mode: the package must come from the temporary install prefix.
 if(DEFINED MIR_EXPECTED_PREFIX)

@@ -1,13 +1,26 @@
 // Consumer program shared by tests/consumption/{find_package,add_subdirectory,
-// fetchcontent}: Fréchet distance of two 2-D Gaussians with commuting
-// (diagonal) covariances against the closed form
-//   FID = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2.
+// fetchcontent,find_package_component} and the pkg-config consumer: Fréchet
+// distance of two 2-D Gaussians with commuting (diagonal) covariances against
+// the closed form
+//   FID = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2,
+// the generated version header against the version the mir build had
+// (MIR_EXPECT_VERSION) and, with MIR_CONSUMER_IO, one call into the io
+// target (libzip must link).
 #include <mir/mir.hpp>
 
 #include <Eigen/Core>
 
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <string_view>
+
+#ifdef MIR_CONSUMER_IO
+#include <mir/io/npz.hpp>
+
+#include <exception>
+#include <span>
+#endif
 
 #ifndef MIR_EXPECT_LAPACK
 #define MIR_EXPECT_LAPACK 0
@@ -25,7 +38,43 @@ static int warning_probe(int unused_parameter) {
     return value;
 }
 
+static bool version_matches() {
+    const std::string composed = std::to_string(MIR_VERSION_MAJOR) + "." + std::to_string(MIR_VERSION_MINOR) + "." +
+                                 std::to_string(MIR_VERSION_PATCH);
+    if (composed != MIR_VERSION_STRING) {
+        std::printf("MIR_VERSION_STRING %s disagrees with MAJOR.MINOR.PATCH %s\n", MIR_VERSION_STRING,
+                    composed.c_str());
+        return false;
+    }
+#ifdef MIR_EXPECT_VERSION
+    if (std::string_view(MIR_VERSION_STRING) != MIR_EXPECT_VERSION) {
+        std::printf("MIR_VERSION_STRING is %s, the mir build has %s\n", MIR_VERSION_STRING, MIR_EXPECT_VERSION);
+        return false;
+    }
+#endif
+    std::printf("mir version %s\n", MIR_VERSION_STRING);
+    return true;
+}
+
+#ifdef MIR_CONSUMER_IO
+// An empty image is no zip archive: the reader must say so (through libzip).
+static bool io_rejects_empty_archive() {
+    try {
+        (void)mir::io::npz_file::from_bytes(std::span<const std::byte>{}, "empty.npz");
+    } catch (const std::exception& e) {
+        std::printf("io: %s\n", e.what());
+        return true;
+    }
+    std::printf("FAIL: an empty npz image was accepted\n");
+    return false;
+}
+#endif
+
 int main() {
+    if (!version_matches()) return 1;
+#ifdef MIR_CONSUMER_IO
+    if (!io_rejects_empty_archive()) return 1;
+#endif
 #if defined(MIR_USE_LAPACK) && MIR_USE_LAPACK
     constexpr bool have_lapack = true;
 #else

@@ -1,13 +1,13 @@
-#!/usr/bin/env python3
-"""End-to-end tests of the `mir` program (ctest label `program`).
+"""End-to-end tests of the `mir` program (pytest; ctest label `program`).
 
 Runs the built binary on the golden dumps and on files made here, and checks
 its JSON against tests/data/golden/expected.json (an independent float64
 oracle), its errors on malformed input, the synthetic generator's
 determinism and the SVG plot (rendered with rsvg-convert, colours counted
-with ImageMagick's identify). Standard library only.
+with ImageMagick's identify). pytest and the standard library only.
 
-usage: test_program.py MIR_BINARY DATA_DIR [-k NAME]
+usage: python3 -m pytest tests/program --mir MIR_BINARY --data DATA_DIR [-k NAME]
+(ctest runs each test on its own: ctest -L program.)
 """
 import hashlib
 import json
@@ -16,13 +16,26 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
-import tempfile
-import traceback
 
-MIR, DATA = sys.argv[1], sys.argv[2]
-GOLDEN = os.path.join(DATA, "golden")
-ONLY = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+import pytest
+
+# Set from --mir / --data (conftest.py) before the first test runs.
+MIR = DATA = GOLDEN = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def program_paths(pytestconfig):
+    global MIR, DATA, GOLDEN
+    MIR, DATA = pytestconfig.getoption("mir"), pytestconfig.getoption("data")
+    if not MIR or not DATA:
+        pytest.exit("tests/program needs --mir MIR_BINARY and --data DATA_DIR", returncode=2)
+    GOLDEN = os.path.join(DATA, "golden")
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    """A fresh scratch directory per test, as a string."""
+    return str(tmp_path)
 
 
 def run(*args, ok=True):
@@ -363,28 +376,3 @@ def test_unwritable_output_is_an_error(tmp):
         assert p.returncode == 1 and "stdout: cannot write the JSON output" in p.stderr, (args, p.returncode, p.stderr)
         p = run(*args, "--json", "/dev/full", ok=False)
         assert "/dev/full: cannot write the JSON output" in p.stderr, (args, p.stderr)
-
-
-def main():
-    tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
-    failed = 0
-    for name, fn in tests:
-        if ONLY and ONLY not in name:
-            continue
-        tmp = tempfile.mkdtemp(prefix="mir-test-")
-        try:
-            fn(tmp) if fn.__code__.co_argcount else fn()
-            print(f"ok   {name}")
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    ran = sum(1 for n, _ in tests if not ONLY or ONLY in n)
-    print(f"{ran - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
