@@ -27,7 +27,7 @@ void run_layers(const std::vector<int>& layers, int threads, const std::function
                 } catch (const mir::error&) {
                     throw;
                 } catch (const std::exception& e) {
-                    throw mir::error("layer " + std::to_string(layers[i]) + ": " + e.what());
+                    throw mir::error(mir::error_kind::numerical, "layer " + std::to_string(layers[i]) + ": " + e.what());
                 }
             } catch (...) {
                 std::lock_guard<std::mutex> lock(mu);
