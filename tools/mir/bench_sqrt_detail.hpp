@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "output.hpp"
+
 namespace mir::tool::sqrt_bench {
 
 /// One pair of covariances and the trusted value of Tr (S1 S2)^{1/2}.
@@ -62,7 +64,13 @@ nlohmann::ordered_json to_json(const row& r);
 /// Rows back from a sqrt_bench.csv (the format csv_line writes).
 std::vector<row> read_csv(const std::string& path);
 
-/// error_vs_time.svg, and for synthetic grids error_vs_kappa, iterations_vs_kappa and time_vs_d.
-void write_plots(const std::vector<row>& rows, const std::filesystem::path& dir, const std::string& machine);
+/// The plot files, in dir: error_vs_time.svg always; the others for synthetic grids.
+inline constexpr const char* plot_files[] = {"error_vs_time.svg", "error_vs_kappa.svg", "iterations_vs_kappa.svg",
+                                             "time_vs_d.svg"};
+
+/// error_vs_time.svg, and for synthetic grids error_vs_kappa, iterations_vs_kappa and time_vs_d,
+/// put into `out` (which declared them).
+void write_plots(output_set& out, const std::vector<row>& rows, const std::filesystem::path& dir,
+                 const std::string& machine);
 
 }  // namespace mir::tool::sqrt_bench

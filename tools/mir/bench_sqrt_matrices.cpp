@@ -3,7 +3,7 @@
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
 
-#include <mir/source/dump.hpp>
+#include <mir/source/dump_source.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <random>
 
 #include "bench_sqrt_detail.hpp"
+#include "usage.hpp"
 
 namespace mir::tool::sqrt_bench {
 
@@ -165,36 +166,25 @@ bench_case make_rank_deficient_case(index_t d, unsigned seed) {
 /// The two α-scaled covariances of one layer of a dump (replace-median
 /// outliers, as `mir compute` by default).
 bench_case make_dump_case(const std::string& path, int layer) {
-    const std::vector<std::filesystem::path> files = expand_inputs({std::filesystem::path(path)});
-    if (files.empty()) throw file_error(path + ": no dump files");
-    std::vector<double> vis, txt;
-    index_t d = 0;
-    int k = layer;
-    for (const auto& f : files) {
-        const dump_file file = dump_file::open(f);
-        if (k < 0) k = file.num_indices() - 1;
-        d = file.hidden_size();
-        file.visit_layer(k, [&](bool is_vision, const auto& rows) {
-            auto& dst = is_vision ? vis : txt;
-            for (index_t i = 0; i < rows.rows; ++i) {
-                const auto* r = rows.row(i);
-                for (index_t j = 0; j < rows.cols; ++j) dst.push_back(to_acc<double>(r[j]));
-            }
-        });
+    // The dump read as `mir compute` reads it: the same checks (every file from one model: K and hidden size;
+    // duplicates; NaN/Inf named by file and layer) and the same statistics pipeline (replace-median outliers).
+    const dump_source d = dump_source::open(std::filesystem::path(path));
+    if (layer >= d.num_indices()) {
+        throw usage_error("--layer " + std::to_string(layer) + ": out of range (the files have indices 0.." +
+                          std::to_string(d.num_indices() - 1) + ")");
     }
-    const row_view<double> v(vis.data(), static_cast<index_t>(vis.size()) / d, d);
-    const row_view<double> t(txt.data(), static_cast<index_t>(txt.size()) / d, d);
-    const auto vn = row_norms(v), tn = row_norms(t);
-    const double alpha = text_centric_scale(tn);
-    const modality_stats sv = modality_statistics<double>(v, vn, outlier_policy::replace_median);
-    const modality_stats st = modality_statistics<double>(t, tn, outlier_policy::replace_median);
+    const int k = layer < 0 ? d.num_indices() - 1 : layer;
+    const auto replay = [&](auto&& sink) { d.replay_layer(k, sink); };
+    const layer_statistics s =
+        compute_layer_statistics_multipass<double>(replay, d.hidden_size(), outlier_policy::replace_median, k);
+    const double alpha = s.alpha;
     bench_case c;
     c.pair = "dump:layer" + std::to_string(k);
-    c.d = d;
-    c.rows1 = v.rows;
-    c.rows2 = t.rows;
-    c.s1 = sv.gaussian.covariance * (alpha * alpha);
-    c.s2 = st.gaussian.covariance * (alpha * alpha);
+    c.d = d.hidden_size();
+    c.rows1 = s.vision.gaussian.count;
+    c.rows2 = s.text.gaussian.count;
+    c.s1 = s.vision.gaussian.covariance * (alpha * alpha);
+    c.s2 = s.text.gaussian.covariance * (alpha * alpha);
     c.s1.triangularView<Eigen::StrictlyUpper>() = c.s1.transpose();
     c.s2.triangularView<Eigen::StrictlyUpper>() = c.s2.transpose();
     set_reference(c);

@@ -1,5 +1,8 @@
 // `mir bench-sqrt`: CSV, JSON and SVG output.
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -49,6 +52,12 @@ nlohmann::ordered_json to_json(const row& r) {
 
 namespace {
 
+std::string csv_header_fields() {
+    std::string h = csv_header;
+    h.pop_back();  // the newline
+    return h;
+}
+
 constexpr double rank_def_x = 1e15;  // where rank-deficient cases sit on a κ axis
 constexpr double error_floor = 1e-17;
 
@@ -62,7 +71,8 @@ bool is_iterative_name(const std::string& method) {
 
 }  // namespace
 
-void write_plots(const std::vector<row>& rows, const std::filesystem::path& dir, const std::string& machine) {
+void write_plots(output_set& out, const std::vector<row>& rows, const std::filesystem::path& dir,
+                 const std::string& machine) {
     std::vector<std::string> order;
     for (const auto& r : rows) {
         if (std::find(order.begin(), order.end(), r.variant) == order.end()) order.push_back(r.variant);
@@ -105,7 +115,7 @@ void write_plots(const std::vector<row>& rows, const std::filesystem::path& dir,
         return p;
     };
     const auto draw = [&](const char* file, const plot_spec& p, auto pred, auto fx, auto fy, bool lines) {
-        write_output((dir / file).string(), scatter_svg(p, series_where(pred, fx, fy, lines)), "");
+        out.put((dir / file).string(), scatter_svg(p, series_where(pred, fx, fy, lines)), "the plot");
     };
     // Relative errors on a log axis with exact zeros at the floor; κ axes with the rank-deficient cases at the right.
     const auto error_y = [](plot_spec p) {
@@ -150,25 +160,51 @@ void write_plots(const std::vector<row>& rows, const std::filesystem::path& dir,
          [](const row& r) { return static_cast<double>(r.d); }, seconds, true);
 }
 
-/// Rows back from a sqrt_bench.csv (the format csv_line writes).
+/// Rows back from a sqrt_bench.csv (the format csv_line writes). Errors name the file, the line and the field.
 std::vector<row> read_csv(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw file_error(path + ": cannot read");
     std::string line;
     std::getline(in, line);
-    if (line + "\n" != csv_header) throw file_error(path + ": not a sqrt_bench.csv");
+    if (line + "\n" != csv_header) throw file_error(path + ": line 1: not a sqrt_bench.csv header");
+    static constexpr const char* names[17] = {"pair",      "d",      "kappa",     "rows1",    "rows2",     "variant",
+                                              "method",    "form",   "precision", "iterations", "seconds", "value",
+                                              "reference", "reference_kind", "rel_error", "residual", "status"};
     std::vector<row> rows;
-    while (std::getline(in, line)) {
+    for (long n = 2; std::getline(in, line); ++n) {
+        const std::string where = path + ": line " + std::to_string(n) + ": ";
         std::vector<std::string> f;
         std::size_t a = 0;
         for (std::size_t b; (b = line.find(',', a)) != std::string::npos; a = b + 1) f.push_back(line.substr(a, b - a));
         f.push_back(line.substr(a));
-        if (f.size() != 17) throw file_error(path + ": malformed line: " + line);
+        if (f.size() != 17) {
+            throw file_error(where + std::to_string(f.size()) + " fields, expected 17 (" + csv_header_fields() + ")");
+        }
+        // Whole-field numbers only ("12abc" and "" are errors, as are integers out of range).
+        const auto integer = [&](int i) {
+            const std::string& t = f[static_cast<std::size_t>(i)];
+            char* end = nullptr;
+            errno = 0;
+            const long v = t.empty() ? 0 : std::strtol(t.c_str(), &end, 10);
+            if (t.empty() || end != t.c_str() + t.size() || errno == ERANGE || v < INT_MIN || v > INT_MAX) {
+                throw file_error(where + "field '" + names[i] + "' is '" + t + "', not an integer");
+            }
+            return v;
+        };
+        const auto number = [&](int i) {
+            const std::string& t = f[static_cast<std::size_t>(i)];
+            char* end = nullptr;
+            const double v = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+            if (t.empty() || end != t.c_str() + t.size()) {
+                throw file_error(where + "field '" + names[i] + "' is '" + t + "', not a number");
+            }
+            return v;
+        };
         rows.push_back({.pair = f[0], .variant = f[5], .method = f[6], .form = f[7], .precision = f[8],
-                        .status = f[16], .reference_kind = f[13], .d = std::stol(f[1]), .rows1 = std::stol(f[3]),
-                        .rows2 = std::stol(f[4]), .kappa = std::stod(f[2]), .seconds = std::stod(f[10]),
-                        .value = std::stod(f[11]), .reference = std::stod(f[12]), .rel_error = std::stod(f[14]),
-                        .residual = std::stod(f[15]), .iterations = std::stoi(f[9])});
+                        .status = f[16], .reference_kind = f[13], .d = integer(1), .rows1 = integer(3),
+                        .rows2 = integer(4), .kappa = number(2), .seconds = number(10), .value = number(11),
+                        .reference = number(12), .rel_error = number(14), .residual = number(15),
+                        .iterations = static_cast<int>(integer(9))});
     }
     return rows;
 }

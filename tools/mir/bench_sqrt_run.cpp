@@ -12,9 +12,12 @@
 #include <map>
 #include <memory>
 
+#include <mir/source/dump.hpp>
+
 #include "bench_sqrt_detail.hpp"
 #include "command.hpp"
 #include "output.hpp"
+#include "usage.hpp"
 
 namespace mir::tool {
 
@@ -75,20 +78,65 @@ row run_one(const bench_case& c, const variant& v) {
 
 }  // namespace sqrt_bench
 
+namespace {
+
+constexpr int max_dim = 16384;  // a d x d pair of doubles is 4 GiB at this size; --full stops at 4096
+
+void check_arguments(const bench_sqrt_options& o) {
+    for (int d : o.dims) {
+        if (d < 1 || d > max_dim) {
+            throw usage_error("--dims " + std::to_string(d) + ": each size must be in 1.." + std::to_string(max_dim));
+        }
+    }
+    for (double k : o.kappas) {
+        if (!std::isfinite(k) || !(k >= 1.0)) {
+            char b[64];
+            std::snprintf(b, sizeof b, "%g", k);
+            throw usage_error(std::string("--kappas ") + b +
+                              ": each condition number must be a finite number >= 1");
+        }
+    }
+    if (o.layer >= 0 && o.from_dump.empty()) throw usage_error("--layer needs --from-dump");
+    if (!o.replot.empty() && (!o.from_dump.empty() || !o.dims.empty() || !o.kappas.empty() || o.full)) {
+        throw usage_error("--replot only redraws the plots: it takes no --from-dump, --dims, --kappas or --full");
+    }
+}
+
+// The outputs of a run (or of --replot) in --out, checked before any work.
+void declare_outputs(output_set& out, const std::filesystem::path& dir, bool replot, const bench_sqrt_options& o) {
+    if (!replot) {
+        out.declare("--out", (dir / "sqrt_bench.csv").string());
+        out.declare("--out", (dir / "sqrt_bench.json").string());
+    }
+    for (const char* f : plot_files) out.declare("--out", (dir / f).string());
+    std::vector<std::filesystem::path> inputs;
+    if (!o.replot.empty()) inputs.emplace_back(o.replot);
+    if (!o.from_dump.empty()) {
+        inputs.emplace_back(o.from_dump);
+        for (auto& f : expand_inputs({std::filesystem::path(o.from_dump)})) inputs.push_back(std::move(f));
+    }
+    out.check(inputs);
+}
+
+}  // namespace
+
 int run_bench_sqrt(const bench_sqrt_options& o) {
     using namespace sqrt_bench;
+    check_arguments(o);
+    const std::filesystem::path dir(o.out);
+    std::filesystem::create_directories(dir);
+    output_set out;
+    declare_outputs(out, dir, !o.replot.empty(), o);
     if (!o.replot.empty()) {
-        std::filesystem::create_directories(o.out);
-        write_plots(read_csv(o.replot), o.out,
+        write_plots(out, read_csv(o.replot), dir,
                     std::string("BLAS ") + backend::active::name() + ", " + std::to_string(o.blas_threads) + " thread(s)");
+        out.commit();
         return 0;
     }
 #if MIR_USE_LAPACK && defined(OPENBLAS_VERSION)
     openblas_set_num_threads(o.blas_threads);
 #endif
     const auto t_start = clock_type::now();
-    const std::filesystem::path dir(o.out);
-    std::filesystem::create_directories(dir);
     const std::string machine = std::string("BLAS ") + backend::active::name() + ", " +
                                 std::to_string(o.blas_threads) + " thread(s)";
     const std::vector<variant> all = variants(o.full);
@@ -177,7 +225,8 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
                          std::chrono::duration<double>(clock_type::now() - tj).count(),
                          std::chrono::duration<double>(clock_type::now() - t_start).count());
         }
-        write_output((dir / "sqrt_bench.csv").string(), csv, "");  // partial results survive an interrupted sweep
+        // Partial results survive an interrupted sweep: the CSV replaced (atomically) after every case.
+        write_output((dir / "sqrt_bench.csv").string(), csv, "the benchmark CSV");
     }
     const double elapsed = std::chrono::duration<double>(clock_type::now() - t_start).count();
     nlohmann::ordered_json doc;
@@ -189,8 +238,10 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
     doc["elapsed_s"] = elapsed;
     doc["rows"] = nlohmann::ordered_json::array();
     for (const auto& r : rows) doc["rows"].push_back(to_json(r));
-    write_output((dir / "sqrt_bench.json").string(), doc.dump(1) + "\n", "");
-    write_plots(rows, dir, machine);
+    out.put((dir / "sqrt_bench.csv").string(), csv, "the benchmark CSV");
+    out.put((dir / "sqrt_bench.json").string(), doc.dump(1) + "\n", "the benchmark JSON");
+    write_plots(out, rows, dir, machine);
+    out.commit();
     if (!o.quiet) {
         std::printf("%zu rows in %.1f s; wrote %s/{sqrt_bench.csv,sqrt_bench.json,*.svg}\n", rows.size(), elapsed,
                     dir.string().c_str());
@@ -217,15 +268,13 @@ command register_bench_sqrt(CLI::App& app) {
         ->delimiter(',');
     c->add_option("--kappas", o->kappas, "condition numbers per covariance (default 1e2,1e4,...,1e12)")->delimiter(',');
     c->add_option("--from-dump", o->from_dump, "benchmark the two covariances of one layer of this dump instead");
-    c->add_option("--layer", o->layer, "with --from-dump: hidden-state index (default: the last)");
+    c->add_option("--layer", o->layer, "with --from-dump: hidden-state index >= 0 (default: the last)")
+        ->check(CLI::Range(0, 1 << 30));
     c->add_option("--seed", o->seed, "random seed of the test matrices");
     c->add_option("--blas-threads", o->blas_threads, "OpenBLAS threads (default 1)")->check(CLI::Range(1, 1024));
     c->add_flag("--quiet", o->quiet, "no progress or summary");
     c->add_option("--replot", o->replot, "only redraw the SVGs of this sqrt_bench.csv into --out");
-    return {c, [o] {
-                if (o->layer >= 0 && o->from_dump.empty()) throw argument_error("--layer needs --from-dump");
-                return run_bench_sqrt(*o);
-            }};
+    return {c, [o] { return run_bench_sqrt(*o); }};
 }
 
 }  // namespace mir::tool

@@ -1,6 +1,9 @@
 #include "cli_options.hpp"
 
 #include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
 #include <vector>
 
 namespace mir::tool {
@@ -22,7 +25,43 @@ std::string choices_help(const Range& r, std::vector<std::string>& names) {
     return help;
 }
 
+// The number `text` holds, or NaN when it is not one (the whole text must be consumed).
+double parse_double(const std::string& text) {
+    if (text.empty()) return NAN;
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    return end == text.c_str() + text.size() ? v : NAN;
+}
+
+std::string short_number(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
+}
+
 }  // namespace
+
+CLI::Validator finite_between(double lo, double hi, std::string name) {
+    const std::string rule = "a finite number with " + short_number(lo) + " < " + name + " < " + short_number(hi);
+    return CLI::Validator(
+        [lo, hi, rule](std::string& text) -> std::string {
+            const double v = parse_double(text);
+            if (std::isfinite(v) && v > lo && v < hi) return {};
+            return "'" + text + "' is not " + rule;
+        },
+        "(" + short_number(lo) + ", " + short_number(hi) + ")");
+}
+
+CLI::Validator finite_at_least(double lo, std::string name) {
+    const std::string rule = "a finite number with " + name + " >= " + short_number(lo);
+    return CLI::Validator(
+        [lo, rule](std::string& text) -> std::string {
+            const double v = parse_double(text);
+            if (std::isfinite(v) && v >= lo) return {};
+            return "'" + text + "' is not " + rule;
+        },
+        ">= " + short_number(lo));
+}
 
 void add_outliers_option(CLI::App& c, std::string& policy) {
     std::vector<std::string> names;
@@ -51,8 +90,8 @@ void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o) {
     c.add_option("--sqrt", method, help)->check(CLI::IsMember(names));
     c.add_option("--sqrt-tol", o.tol,
                  iterative + ": stop when |tr(I - Z Y)| <= TOL, a bound on the relative error of the trace square "
-                             "root (default 1e-10)")
-        ->check(CLI::PositiveNumber);
+                             "root (default 1e-10; 0 < TOL < 1)")
+        ->check(finite_between(0.0, 1.0, "TOL"));
     c.add_option("--sqrt-max-iter", o.max_iter, iterative + ": iteration limit (default 100)")
         ->check(CLI::Range(1, 100000));
 }

@@ -26,4 +26,12 @@ void add_precision_option(CLI::App& c, std::string& p);
 /// --threads N (layers computed in parallel).
 void add_threads_option(CLI::App& c, int& threads);
 
+/// A check for a floating-point option: a finite number in (lo, hi)
+/// (open at both ends), with a short message ("must be a finite number
+/// with 0 < TOL < 1"). `name` is the value's name in the message.
+CLI::Validator finite_between(double lo, double hi, std::string name);
+
+/// A check for a floating-point option: a finite number >= lo.
+CLI::Validator finite_at_least(double lo, std::string name);
+
 }  // namespace mir::tool

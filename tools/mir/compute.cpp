@@ -28,6 +28,10 @@ std::string describe_method(const compute_options& o) {
            std::string(to_string(o.precision)) + " accumulation";
 }
 
+bool converged(const layer_result& l) {
+    return l.terms.sqrt_outcome == sqrt_status::converged || l.terms.sqrt_outcome == sqrt_status::not_iterative;
+}
+
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
     std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files().size(), d.hidden_size(),
                 d.num_indices(), describe_method(o).c_str());
@@ -37,11 +41,18 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
             "      square-root loop returns its input, so Tr(Sv St) stands where Tr (Sv St)^1/2 belongs. These are\n"
             "      not Fréchet distances; use them only to compare with published numbers (SPEC §3).\n");
     }
-    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
-                "alpha", "fid", "mean_term", o.sqrt.method == sqrt_method::reference_fast ? "trace_prod" : "trace_sqrt");
+    const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
+                "alpha", "fid", "mean_term", o.sqrt.method == sqrt_method::reference_fast ? "trace_prod" : "trace_sqrt",
+                iterative ? "  sqrt_status" : "");
     for (const auto& l : r.layers) {
-        std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g\n", l.layer, l.vision.rows, l.text.rows,
+        std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g", l.layer, l.vision.rows, l.text.rows,
                     l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
+        if (iterative) {
+            std::printf("  %s%s", std::string(to_string(l.terms.sqrt_outcome)).c_str(),
+                        converged(l) ? "" : " (NOT CONVERGED)");
+        }
+        std::printf("\n");
     }
     std::printf("MIR = %.6f\n", r.mir);
 }
@@ -62,11 +73,18 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     j["hidden_size"] = d.hidden_size();
     j["files"] = d.files().size();
     j["fid_sum"] = r.fid_sum;
+    j["fid_sum_bound"] = r.fid_sum_bound;
+    if (method.iterative) {
+        bool all = true;
+        for (const auto& l : r.layers) all = all && converged(l);
+        j["sqrt_converged"] = all;
+    }
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     for (const auto& l : r.layers) {
         nlohmann::ordered_json e;
         e["layer"] = l.layer;
         e["fid"] = l.fid;
+        e["fid_bound"] = l.fid_bound;
         e["mean_term"] = l.terms.mean_term;
         e["trace_vision"] = l.terms.trace_1;
         e["trace_text"] = l.terms.trace_2;
@@ -88,10 +106,18 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
 
 int run_compute(const compute_options& o) {
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
+    // Every output checked before any work: on stdout at most one, distinct files, none an input.
+    output_set out;
+    out.declare("--json", o.json);
+    out.declare("--plot", o.plot);
+    std::vector<std::filesystem::path> everything = expand_inputs(inputs);
+    everything.insert(everything.end(), inputs.begin(), inputs.end());
+    out.check(everything);
+
     const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
     const bool progress = !o.quiet && isatty(STDERR_FILENO);
-    const bool json_stdout = o.json == "-";
+    const bool to_stdout = o.json == "-" || o.plot == "-";
 
     std::vector<layer_result> results(layers.size());
     layer_options lo;
@@ -106,13 +132,26 @@ int run_compute(const compute_options& o) {
                },
                {progress, std::to_string(d.files().size()) + " files"});
 
+    for (const auto& l : results) {
+        if (!converged(l)) {
+            std::fprintf(stderr,
+                         "mir: warning: layer %d: the %s square root did not converge (%s after %d iterations, "
+                         "residual %.3g); its FID and the MIR are not reliable\n",
+                         l.layer, std::string(to_string(o.sqrt.method)).c_str(),
+                         std::string(to_string(l.terms.sqrt_outcome)).c_str(), l.terms.sqrt_iterations,
+                         l.terms.sqrt_residual);
+        }
+    }
     const mir_result r = aggregate(std::move(results));
-    if (!json_stdout) print_table(r, o, d);
-    if (!o.json.empty()) write_json(o.json, result_json(r, o, d));
+    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d)), "the JSON output");
     if (!o.plot.empty()) {
-        write_output(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"),
-                     "the plot");
-        if (!json_stdout && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());
+        out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"),
+                "the plot");
+    }
+    out.commit();
+    if (!to_stdout) {
+        print_table(r, o, d);
+        if (!o.plot.empty() && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());
     }
     return 0;
 }
@@ -132,7 +171,7 @@ command register_compute(CLI::App& app) {
     add_sqrt_options(*c, s->sqrt_name, s->o.sqrt);
     add_precision_option(*c, s->precision_name);
     c->add_option("--json", s->o.json, "write the result as JSON to FILE (- for stdout, nothing else printed)");
-    c->add_option("--plot", s->o.plot, "write an SVG plot of per-layer FID to FILE");
+    c->add_option("--plot", s->o.plot, "write an SVG plot of per-layer FID to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, s->o.threads);
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
     return {c, [s] {

@@ -15,24 +15,43 @@ namespace mir::tool {
 
 namespace {
 
+// A file that cannot be read is reported on stderr and the listing goes on;
+// the exit code is then 1 (as for a file that is not a dump).
+void inspect_file(const std::filesystem::path& f, int& status) {
+    std::printf("%s\n", f.string().c_str());
+    auto file = io::tensor_file::open(f);  // the readers' messages begin with the file
+    for (const auto& t : file.tensors()) {
+        std::string shape;
+        for (std::size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
+        std::printf("  %-24s %-5s [%s]\n", t.name.c_str(), std::string(to_string(t.dtype)).c_str(), shape.c_str());
+    }
+    try {
+        const auto d = dump_file::open(std::move(file));
+        std::printf("  layout: %s; %d hidden-state indices (K = %d), hidden size %td, %td vision + %td text rows per layer\n",
+                    std::string(to_string(d.layout())).c_str(), d.num_indices(), d.num_indices() - 1,
+                    d.hidden_size(), d.vision_rows(), d.text_rows());
+    } catch (const error& e) {
+        std::printf("  layout: not a mir dump: %s\n", e.what());
+        status = 1;
+    }
+}
+
 int run_inspect(const std::vector<std::string>& inputs) {
-    std::vector<std::filesystem::path> paths(inputs.begin(), inputs.end());
     int status = 0;
-    for (const auto& f : expand_inputs(paths)) {
-        std::printf("%s\n", f.string().c_str());
-        auto file = io::tensor_file::open(f);
-        for (const auto& t : file.tensors()) {
-            std::string shape;
-            for (std::size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape[i]);
-            std::printf("  %-24s %-5s [%s]\n", t.name.c_str(), std::string(to_string(t.dtype)).c_str(), shape.c_str());
-        }
+    for (const auto& arg : inputs) {
         try {
-            const auto d = dump_file::open(std::move(file));
-            std::printf("  layout: %s; %d hidden-state indices (K = %d), hidden size %td, %td vision + %td text rows per layer\n",
-                        std::string(to_string(d.layout())).c_str(), d.num_indices(), d.num_indices() - 1,
-                        d.hidden_size(), d.vision_rows(), d.text_rows());
+            for (const auto& f : expand_inputs({std::filesystem::path(arg)})) {
+                try {
+                    inspect_file(f, status);
+                } catch (const error& e) {
+                    std::fflush(stdout);  // the listing so far, then the error, in order on a terminal
+                    std::fprintf(stderr, "mir: error: %s\n", e.what());
+                    status = 1;
+                }
+            }
         } catch (const error& e) {
-            std::printf("  layout: not a mir dump: %s\n", e.what());
+            std::fflush(stdout);
+            std::fprintf(stderr, "mir: error: %s\n", e.what());
             status = 1;
         }
     }

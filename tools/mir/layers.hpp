@@ -2,7 +2,7 @@
 // combinations like "1-4,8"; default: every index but 0 (official code).
 #pragma once
 
-#include <mir/error.hpp>
+#include "usage.hpp"
 
 #include <algorithm>
 #include <string>
@@ -16,7 +16,7 @@ namespace mir::tool {
 inline std::vector<int> parse_layers(std::string_view spec, int num_indices) {
     std::vector<int> out;
     const auto bad = [&](const std::string& why) {
-        return argument_error("--layers '" + std::string(spec) + "': " + why + " (the files have indices 0.." +
+        return usage_error("--layers '" + std::string(spec) + "': " + why + " (the files have indices 0.." +
                               std::to_string(num_indices - 1) + ")");
     };
     if (spec.empty() || spec == "default") {

@@ -2,6 +2,7 @@
 // registered by its own file, command.hpp) and runs the one chosen.
 #include <mir/backend/backend.hpp>
 #include <mir/error.hpp>
+#include <mir/version.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -9,10 +10,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
+#include <string>
 #include <unistd.h>
 #include <vector>
 
 #include "command.hpp"
+#include "output.hpp"
 
 namespace {
 
@@ -38,9 +42,11 @@ void use_fast_blas_kernels(char** argv) {
 
 }  // namespace
 
+// Exit codes (docs/cli.md): 0 success, 1 a data or runtime error, 2 a usage error.
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argv);
     CLI::App app{"mir — Modality Integration Rate of vision-language models from hidden-state dumps"};
+    app.set_version_flag("--version", std::string("mir ") + MIR_VERSION_STRING);
     app.require_subcommand(1);
     const std::vector<mir::tool::command> commands{
         mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),
@@ -49,15 +55,29 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        std::fprintf(stderr, "mir: usage error: %s\nRun 'mir --help' or 'mir SUBCOMMAND --help' for the options.\n",
+                     e.what());
+        return 2;
     }
     try {
+        int status = 0;
         for (const auto& c : commands) {
-            if (*c.app) return c.run();
+            if (*c.app) {
+                status = c.run();
+                break;
+            }
         }
+        mir::tool::check_stdout();
+        return status;
+    } catch (const mir::tool::usage_error& e) {
+        std::fprintf(stderr, "mir: usage error: %s\n", e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "mir: error: out of memory (std::bad_alloc)\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "mir: error: %s\n", e.what());
         return 1;
     }
-    return 0;
 }

@@ -65,12 +65,50 @@ layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, i
 
 double change_percent(double before, double after) { return before != 0.0 ? 100.0 * (after - before) / before : 0.0; }
 
+nlohmann::ordered_json moca_json(const moca_init_options& o, const dump_summary& d, const std::vector<layer_row>& rows,
+                                 io::file_dtype dt, double sum_before, double sum_after) {
+    const int k = d.num_indices() - 1;
+    nlohmann::ordered_json j;
+    j["out"] = o.out;
+    j["dtype"] = std::string(io::to_string(dt));
+    j["outliers"] = o.policy;
+    j["files"] = d.files().size();
+    j["hidden_size"] = d.hidden_size();
+    j["num_layers"] = k;
+    j["fid_sum_before"] = sum_before;
+    j["fid_sum_after"] = sum_after;
+    j["note"] = effect_note;
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    for (const auto& r : rows) {
+        nlohmann::ordered_json e;
+        e["layer"] = r.layer;
+        e["index"] = r.layer + 1;
+        e["fid_before"] = r.match.fid_before();
+        e["fid_after"] = r.fid_after_stored;
+        e["fid_after_unrounded"] = r.match.fid_after();
+        e["small_sd_dims"] = r.match.degenerate_dims;
+        e["vision_outliers"] = r.vision_outliers;
+        e["text_outliers"] = r.text_outliers;
+        layers.push_back(std::move(e));
+    }
+    j["layers"] = std::move(layers);
+    return j;
+}
+
 }  // namespace
 
 int run_moca_init(const moca_init_options& o) {
     const outlier_policy policy = parse_outlier_policy(o.policy);
     const io::file_dtype dt = o.dtype == "bf16" ? io::file_dtype::bf16 : o.dtype == "f16" ? io::file_dtype::f16 : io::file_dtype::f32;
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
+    if (o.out == "-") throw usage_error("--out -: the checkpoint must go to a file");
+    // Every output checked before any work; the checkpoint and the JSON are written together at the end.
+    output_set out;
+    out.declare("--out", o.out);
+    out.declare("--json", o.json);
+    std::vector<std::filesystem::path> everything = expand_inputs(inputs);
+    everything.insert(everything.end(), inputs.begin(), inputs.end());
+    out.check(everything);
     const dump_summary d = dump_source::open(inputs);
     const int k = d.num_indices() - 1;  // decoder layers
     if (k < 1) {
@@ -87,7 +125,12 @@ int run_moca_init(const moca_init_options& o) {
     moca::calibration c;
     for (const auto& r : rows) c.layers.push_back(r.match.params);
     const std::string source = std::to_string(d.files().size()) + " dump file(s), outliers " + o.policy;
-    moca::save_checkpoint(o.out, c, dt, {{"format", "pt"}, {"mir_moca_init", "moment matching from " + source}});
+    out.put_file(
+        o.out,
+        [&](const std::filesystem::path& p) {
+            moca::save_checkpoint(p, c, dt, {{"format", "pt"}, {"mir_moca_init", "moment matching from " + source}});
+        },
+        "the checkpoint");
 
     double sum_before = 0.0, sum_after = 0.0;
     for (const auto& r : rows) {
@@ -95,6 +138,8 @@ int run_moca_init(const moca_init_options& o) {
         sum_after += r.fid_after_stored;
     }
     const bool json_stdout = o.json == "-";
+    if (!o.json.empty()) out.put(o.json, json_text(moca_json(o, d, rows, dt, sum_before, sum_after)), "the JSON output");
+    out.commit();
     if (!json_stdout) {
         std::printf("moca-init: moment matching from %zu file(s), hidden size %td, K = %d decoder layers; %s outliers\n",
                     d.files().size(), d.hidden_size(), k, o.policy.c_str());
@@ -113,33 +158,6 @@ int run_moca_init(const moca_init_options& o) {
         std::printf("note: %s\n", effect_note);
         std::printf("wrote %s: %d x 2 tensors model.layers.{i}.modality_layernorm.scale|shift [%td], %s\n", o.out.c_str(),
                     k, d.hidden_size(), std::string(io::to_string(dt)).c_str());
-    }
-    if (!o.json.empty()) {
-        nlohmann::ordered_json j;
-        j["out"] = o.out;
-        j["dtype"] = std::string(io::to_string(dt));
-        j["outliers"] = o.policy;
-        j["files"] = d.files().size();
-        j["hidden_size"] = d.hidden_size();
-        j["num_layers"] = k;
-        j["fid_sum_before"] = sum_before;
-        j["fid_sum_after"] = sum_after;
-        j["note"] = effect_note;
-        nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-        for (const auto& r : rows) {
-            nlohmann::ordered_json e;
-            e["layer"] = r.layer;
-            e["index"] = r.layer + 1;
-            e["fid_before"] = r.match.fid_before();
-            e["fid_after"] = r.fid_after_stored;
-            e["fid_after_unrounded"] = r.match.fid_after();
-            e["small_sd_dims"] = r.match.degenerate_dims;
-            e["vision_outliers"] = r.vision_outliers;
-            e["text_outliers"] = r.text_outliers;
-            layers.push_back(std::move(e));
-        }
-        j["layers"] = std::move(layers);
-        write_json(o.json, j);
     }
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "output.hpp"
 
 namespace mir::tool {
 
@@ -94,9 +95,27 @@ void append_as(std::vector<std::byte>& out, double v) {
 int run_synth(const synth_options& o) {
     if (o.num_layers < 1 || o.dim < 2 || o.samples < 1 || o.vision_tokens < 2 || o.text_min < 2 ||
         o.text_max < o.text_min || o.massive < 0) {
-        throw argument_error(
+        throw usage_error(
             "synth: need --num-layers >= 1, --dim >= 2, --samples >= 1, --vision-tokens >= 2, "
             "--text-tokens MIN-MAX with 2 <= MIN <= MAX, --massive >= 0");
+    }
+    // Sizes in double (no overflow): one sample file, and the per-layer models held in memory.
+    const double indices_d = static_cast<double>(o.num_layers) + 1.0, d_d = static_cast<double>(o.dim);
+    const double rank_d = std::max(1.0, std::min(d_d / 4, 256.0));
+    const double sample_bytes = indices_d * static_cast<double>(o.vision_tokens + o.text_max) * d_d * 8.0;
+    const double model_bytes = indices_d * 2.0 * d_d * (rank_d + 1.0) * 8.0;
+    constexpr double limit = 16.0 * (1ull << 30);
+    if (o.num_layers > 100000 || o.dim > (1L << 20) || o.samples > 1000000 || o.vision_tokens > (1L << 24) ||
+        o.text_max > (1L << 24) || o.massive > 1000000) {
+        throw usage_error(
+            "synth: out of range: need --num-layers <= 100000, --dim <= 1048576, --samples <= 1000000, "
+            "--vision-tokens and --text-tokens MAX <= 16777216, --massive <= 1000000");
+    }
+    if (sample_bytes > limit || model_bytes > limit) {
+        char b[200];
+        std::snprintf(b, sizeof b, "synth: too large: %.3g GB per sample and %.3g GB of models (at most 17.2 each)",
+                      sample_bytes / 1e9, model_bytes / 1e9);
+        throw usage_error(b);
     }
     io::file_dtype dt;
     if (o.dtype == "f16") dt = io::file_dtype::f16;
@@ -106,6 +125,15 @@ int run_synth(const synth_options& o) {
     else throw argument_error("synth: --dtype must be f16, bf16, f32 or f64, not '" + o.dtype + "'");
 
     std::filesystem::create_directories(o.outdir);
+    // Every file checked first, written to a temporary file as it is made, all renamed at the end.
+    output_set out;
+    const auto file_name = [&](int n) {
+        char name[64];
+        std::snprintf(name, sizeof name, "sample_%04d.safetensors", n);
+        return (std::filesystem::path(o.outdir) / name).string();
+    };
+    for (int n = 0; n < o.samples; ++n) out.declare("outdir", file_name(n));
+    out.check();
     const long d = o.dim, rank = std::max(1L, std::min(d / 4, 256L));
     const int indices = o.num_layers + 1;
     // Per-layer models, fixed by the seed: text, and the separate vision component.
@@ -162,8 +190,6 @@ int run_synth(const synth_options& o) {
                 }
             }
         }
-        char name[64];
-        std::snprintf(name, sizeof name, "sample_%04d.safetensors", n);
         std::vector<io::tensor_to_write> ts;
         ts.push_back({"hidden_states", dt, {indices, tokens, d}, std::span<const std::byte>(hidden)});
         ts.push_back({"vision_mask", io::file_dtype::u8, {tokens},
@@ -171,8 +197,11 @@ int run_synth(const synth_options& o) {
         const std::map<std::string, std::string> meta{{"generator", "mir synth"},
                                                       {"seed", std::to_string(o.seed)},
                                                       {"layers", std::to_string(o.num_layers)}};
-        io::write_safetensors(std::filesystem::path(o.outdir) / name, ts, meta);
+        out.put_file(
+            file_name(n), [&](const std::filesystem::path& p) { io::write_safetensors(p, ts, meta); }, "the sample",
+            true);
     }
+    out.commit();
     std::printf("wrote %d samples to %s (K = %d decoder layers, d = %ld, %s)\n", o.samples, o.outdir.c_str(),
                 o.num_layers, d, o.dtype.c_str());
     return 0;
@@ -201,7 +230,7 @@ command register_synth(CLI::App& app) {
                     s->o.text_min = std::stol(t.substr(0, dash));
                     s->o.text_max = dash == std::string::npos ? s->o.text_min : std::stol(t.substr(dash + 1));
                 } catch (const std::exception&) {
-                    throw argument_error("--text-tokens '" + t + "': expected MIN-MAX, e.g. 60-100");
+                    throw usage_error("--text-tokens '" + t + "': expected MIN-MAX, e.g. 60-100");
                 }
                 return run_synth(s->o);
             }};

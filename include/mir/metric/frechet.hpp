@@ -5,6 +5,8 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "mir/error.hpp"
@@ -24,10 +26,33 @@ struct frechet_terms {
     int sqrt_iterations = 0;      ///< iterative methods: iterations performed (else 0)
     double sqrt_residual = 0.0;   ///< approximate methods: the method's residual (scale-free; else 0)
     sqrt_status sqrt_outcome = sqrt_status::not_iterative;  ///< how the method ended
+    index_t dim = 0;              ///< d, for rounding_bound()
+    bool iterative = false;       ///< sqrt_residual bounds the relative error of trace_sqrt (Newton–Schulz, Denman–Beavers)
 
-    /// mean_term + trace_1 + trace_2 − 2·trace_sqrt. Not clamped: a value
-    /// of −1e-15·scale for identical sets is rounding, and is reported.
+    /// mean_term + trace_1 + trace_2 − 2·trace_sqrt, unclamped. A value
+    /// within ±rounding_bound() is rounding (identical sets give ±1e-16·scale);
+    /// compute_layer reports it as 0.
     [[nodiscard]] double value() const noexcept { return mean_term + trace_1 + trace_2 - 2.0 * trace_sqrt; }
+
+    /// The rounding level of value(): how far from the true FID of these
+    /// statistics the evaluation of the formula can be, in the terms' units,
+    ///   B = 4 (d + 3) ε (mean_term + trace_1 + trace_2 + 2 |trace_sqrt|) + 2 |trace_sqrt| r,
+    /// ε = 2^-52, r = sqrt_residual for the iterative methods (their stopping
+    /// rule bounds the relative error of trace_sqrt by it), else 0.
+    /// Derivation: ‖μ₁ − μ₂‖², Tr Σ₁ and Tr Σ₂ are sums of d non-negative
+    /// terms (relative error ≤ (d + 1) ε each); Tr (Σ₁Σ₂)^{1/2} is a sum of d
+    /// square roots of eigenvalues of a backward-stable symmetric
+    /// eigensolver, taken with the same relative error (which holds for the
+    /// dominant eigenvalues; a tiny eigenvalue's root can be off by more, by
+    /// at most √(d ε ‖Σ₁Σ₂‖) — such a layer's value can fall just outside B);
+    /// the final sum of four terms adds 3 ε of their magnitude. The factor 4
+    /// is headroom. B is a bound on rounding, not on sampling error.
+    [[nodiscard]] double rounding_bound() const noexcept {
+        const double eps = std::numeric_limits<double>::epsilon();
+        const double magnitude = std::abs(mean_term) + std::abs(trace_1) + std::abs(trace_2) + 2.0 * std::abs(trace_sqrt);
+        const double r = iterative && std::isfinite(sqrt_residual) ? std::abs(sqrt_residual) : 0.0;
+        return 4.0 * (static_cast<double>(dim) + 3.0) * eps * magnitude + 2.0 * std::abs(trace_sqrt) * r;
+    }
 
     /// The terms of the rows scaled by a factor whose square is s
     /// (FID(αX, αY) = α² FID(X, Y): s = α²). Tr(Σ₁Σ₂) of reference-fast is
@@ -69,6 +94,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
                           std::to_string(b.dim()) + ")");
     }
     frechet_terms t;
+    t.dim = a.dim();
     t.mean_term = (a.mean - b.mean).squaredNorm();
     t.trace_1 = a.covariance.trace();
     t.trace_2 = b.covariance.trace();
@@ -84,6 +110,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
         t.sqrt_iterations = r.iterations;
         t.sqrt_residual = r.residual;
         t.sqrt_outcome = r.status;
+        t.iterative = info(method).iterative;
         return t;
     }
     const index_t d = a.dim();

@@ -4,6 +4,7 @@
 // in α-scaled units.
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,8 @@ struct layer_result {
     int layer = -1;
     double alpha = 0.0;    ///< text-centric scale
     frechet_terms terms;   ///< α-scaled: fid = mean + Tr Σv + Tr Σt − 2 Tr(ΣvΣt)^{1/2}
-    double fid = 0.0;
+    double fid = 0.0;      ///< terms.value(), or 0 when that is within ±fid_bound (never a rounding-level negative)
+    double fid_bound = 0.0;  ///< terms.rounding_bound(): the rounding level of the formula for these statistics
     modality_summary vision;
     modality_summary text;
     /// True when every number is the exact pipeline's (false only for the
@@ -62,7 +64,9 @@ inline modality_summary summarize(const modality_stats& s) {
     r.layer = s.layer;
     r.alpha = s.alpha;
     r.terms = frechet_distance_terms(s.vision.gaussian, s.text.gaussian, method).scaled(s.alpha * s.alpha);
-    r.fid = r.terms.value();
+    const double value = r.terms.value();
+    r.fid_bound = r.terms.rounding_bound();
+    r.fid = std::abs(value) <= r.fid_bound ? 0.0 : value;
     r.vision = detail::summarize(s.vision);
     r.text = detail::summarize(s.text);
     r.exact = s.vision.median_exact && s.text.median_exact && s.vision.outliers_exact && s.text.outliers_exact;
