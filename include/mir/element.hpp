@@ -108,23 +108,31 @@ namespace detail {
 /// Converts rows [first, first + count) of `v` into a dense row-major
 /// buffer `out` of count x v.cols accumulation elements.
 template <accumulator_type Acc, element T>
-void load_rows(const row_view<T>& v, index_t first, index_t count, Acc* out) noexcept {
+void load_rows(const row_view<T>& v, index_t first, index_t count, Acc* out, double scale = 1.0) noexcept {
     const index_t d = v.cols;
     for (index_t i = 0; i < count; ++i) {
         const T* src = v.row(first + i);
         Acc* dst = out + i * d;
-        for (index_t j = 0; j < d; ++j) dst[j] = to_acc<Acc>(src[j]);
+        if (scale == 1.0) {
+            for (index_t j = 0; j < d; ++j) dst[j] = to_acc<Acc>(src[j]);
+        } else {  // scaled in double, then narrowed: in range for Acc (moments::set_scale)
+            for (index_t j = 0; j < d; ++j) dst[j] = static_cast<Acc>(to_acc<double>(src[j]) * scale);
+        }
     }
 }
 
 /// Same, for an arbitrary list of row indices.
 template <accumulator_type Acc, element T>
-void gather_rows(const row_view<T>& v, const index_t* indices, index_t count, Acc* out) noexcept {
+void gather_rows(const row_view<T>& v, const index_t* indices, index_t count, Acc* out, double scale = 1.0) noexcept {
     const index_t d = v.cols;
     for (index_t i = 0; i < count; ++i) {
         const T* src = v.row(indices[i]);
         Acc* dst = out + i * d;
-        for (index_t j = 0; j < d; ++j) dst[j] = to_acc<Acc>(src[j]);
+        if (scale == 1.0) {
+            for (index_t j = 0; j < d; ++j) dst[j] = to_acc<Acc>(src[j]);
+        } else {
+            for (index_t j = 0; j < d; ++j) dst[j] = static_cast<Acc>(to_acc<double>(src[j]) * scale);
+        }
     }
 }
 

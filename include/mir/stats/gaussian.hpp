@@ -44,13 +44,21 @@ inline void require_rows(index_t n, index_t minimum, const row_context& ctx, std
 
 /// Count, mean, Bessel covariance — and the factor when count < d.
 /// `rows_for_factor` gathers the (fewer than d) final rows, in fp64;
-/// pass nullptr where the rows are no longer at hand.
+/// pass nullptr where the rows are no longer at hand. Statistics that are
+/// not finite (finite rows whose moments leave Acc's range even scaled)
+/// are a numerical_error naming the layer, the modality and the precision.
 template <accumulator_type Acc, class Gather>
-gaussian_stats finish_gaussian(const moments<Acc>& m, Gather&& rows_for_factor) {
+gaussian_stats finish_gaussian(const moments<Acc>& m, Gather&& rows_for_factor, const row_context& ctx = {}) {
     gaussian_stats g;
     g.count = m.count();
     g.mean = m.mean_f64();
     g.covariance = m.covariance();
+    if (!g.mean.allFinite() || !g.covariance.allFinite()) {
+        throw numerical_error(std::string(ctx.modality.empty() ? "the" : ctx.modality) +
+                                  " statistics are not finite in " + (sizeof(Acc) == 4 ? "fp32" : "fp64") +
+                                  " accumulation: the rows' moments are beyond its range (try --precision fp64)",
+                              ctx.where());
+    }
     if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<Gather>>) {
         if (g.count < m.dim()) {
             Eigen::MatrixXd f = rows_for_factor();  // count x d

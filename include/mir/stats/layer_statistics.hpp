@@ -20,6 +20,8 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -155,6 +157,8 @@ template <accumulator_type Acc = double, class Replay>
         const index_t final_rows = plan.final_rows(n, s->outliers);
         detail::require_rows(final_rows, 2, s->ctx, "rows remain after dropping outliers");
         if (final_rows < dim) s->factor_rows = Eigen::MatrixXd(final_rows, dim);
+        // Scale before narrowing (moments::set_scale): fp32 holds rows near 1e30 and denormals.
+        s->m.set_scale(moments<Acc>::scale_for(n > 0 ? *std::max_element(s->norms.begin(), s->norms.end()) : 0.0));
         if (s->need_median) s->selector.begin_pass();
     }
 
@@ -221,7 +225,7 @@ template <accumulator_type Acc = double, class Replay>
         if (s.factor_rows && stand_in) {
             for (index_t r = s.fill; r < s.factor_rows->rows(); ++r) s.factor_rows->row(r) = stand_in->transpose();
         }
-        out.gaussian = detail::finish_gaussian(s.m, [&] { return *s.factor_rows; });
+        out.gaussian = detail::finish_gaussian(s.m, [&] { return *s.factor_rows; }, s.ctx);
         return out;
     };
     layer_statistics out;

@@ -14,6 +14,8 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
+
 #include <optional>
 #include <span>
 #include <string>
@@ -79,6 +81,7 @@ template <accumulator_type Acc = double, element T>
     out.rule = outlier_rule::fit(norms);
     const index_t d = rows.cols;
     moments<Acc> m(d);
+    m.set_scale(moments<Acc>::scale_for(norms.empty() ? 0.0 : *std::max_element(norms.begin(), norms.end())));
 
     std::vector<index_t> kept;
     if (plan.flags) {
@@ -110,7 +113,7 @@ template <accumulator_type Acc = double, element T>
         }
         for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
         return f;
-    });
+    }, ctx);
     return out;
 }
 

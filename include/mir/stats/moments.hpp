@@ -7,6 +7,13 @@
 //     M2 = M2_a + M2_b + (n_a n_b / n) δ δᵀ,   δ = μ_b − μ_a.
 // The one-pass Σxxᵀ − nμμᵀ is never formed: hidden states carry large
 // common offsets and it would cancel catastrophically.
+//
+// Rows can be scaled by a power of two before they are narrowed to Acc
+// (set_scale, from the largest row norm: scale_for): fp32 accumulation then
+// holds values near 1e30 (whose squares overflow float) and denormals near
+// 1e-40 (whose squares underflow to 0). The results (mean_f64, scatter,
+// covariance) are scaled back in fp64. Scaling by a power of two is exact,
+// so fp64 results are the same bits with or without it.
 #pragma once
 
 #include <Eigen/Core>
@@ -42,7 +49,29 @@ public:
 
     [[nodiscard]] index_t dim() const noexcept { return dim_; }
     [[nodiscard]] index_t count() const noexcept { return n_; }
+    /// The running mean in Acc, in scaled units (times scale()).
     [[nodiscard]] const vector_type& mean() const noexcept { return mean_; }
+    [[nodiscard]] double scale() const noexcept { return scale_; }
+
+    /// The power of two that brings a row of norm `max_norm` into [1, 2)
+    /// (1 for 0 or a non-finite norm): every element, square and sum of
+    /// squares of the scaled rows is then in range for float.
+    [[nodiscard]] static double scale_for(double max_norm) noexcept {
+        if (!(max_norm > 0.0) || !std::isfinite(max_norm)) return 1.0;
+        const int e = std::ilogb(max_norm);
+        return e == 0 ? 1.0 : std::ldexp(1.0, -e);
+    }
+
+    /// Rows are multiplied by `s` (a power of two, before narrowing to Acc)
+    /// from now on; only before the first row.
+    void set_scale(double s) {
+        if (n_ != 0) throw argument_error("moments: the scale is set before the first row");
+        int e = 0;
+        if (!(s > 0.0) || !std::isfinite(s) || std::frexp(s, &e) != 0.5) {
+            throw argument_error("moments: the scale must be a power of two");
+        }
+        scale_ = s;
+    }
 
     /// Adds every row of `rows`.
     template <element T>
@@ -50,7 +79,7 @@ public:
         check_dim(rows.cols);
         for (index_t first = 0; first < rows.rows; first += block_rows_) {
             const index_t k = std::min(block_rows_, rows.rows - first);
-            detail::load_rows<Acc>(rows, first, k, block_buffer(k));
+            detail::load_rows<Acc>(rows, first, k, block_buffer(k), scale_);
             add_block(buffer_.data(), k, true);
         }
     }
@@ -62,7 +91,7 @@ public:
         const auto total = static_cast<index_t>(indices.size());
         for (index_t first = 0; first < total; first += block_rows_) {
             const index_t k = std::min(block_rows_, total - first);
-            detail::gather_rows<Acc>(rows, indices.data() + first, k, block_buffer(k));
+            detail::gather_rows<Acc>(rows, indices.data() + first, k, block_buffer(k), scale_);
             add_block(buffer_.data(), k, true);
         }
     }
@@ -72,10 +101,10 @@ public:
     void add_constant(const Eigen::Ref<const Eigen::VectorXd>& row, index_t k) {
         check_dim(row.size());
         if (k <= 0) return;
-        merge_group(k, row.template cast<Acc>().eval());
+        merge_group(k, (row * scale_).template cast<Acc>().eval());
     }
 
-    /// Adds a dense row-major block of k rows, already in Acc. The block is
+    /// Adds a dense row-major block of k rows, already in Acc (and scaled). The block is
     /// centred in place (it is scratch space afterwards). If the storage
     /// behind `block` has room for a (k + 1)-th row, pass `spare_row = true`:
     /// the Chan correction then rides in the same rank-(k+1) update instead
@@ -109,6 +138,7 @@ public:
             return;
         }
         check_dim(other.dim_);
+        if (other.scale_ != scale_) throw argument_error("moments: merging accumulators of different scales");
         m2_.template triangularView<Eigen::Lower>() += other.m2_;
         merge_group(other.n_, other.mean_);
     }
@@ -116,12 +146,20 @@ public:
     /// Scatter matrix Σ (x − μ)(x − μ)ᵀ in fp64, full symmetric storage.
     [[nodiscard]] Eigen::MatrixXd scatter() const {
         Eigen::MatrixXd s = m2_.template cast<double>();
+        if (scale_ != 1.0) {
+            s *= 1.0 / scale_;  // twice, not 1/scale², which can overflow; exact: a power of two
+            s *= 1.0 / scale_;
+        }
         s.template triangularView<Eigen::StrictlyUpper>() = s.transpose();
         return s;
     }
 
-    /// Mean in fp64.
-    [[nodiscard]] Eigen::VectorXd mean_f64() const { return mean_.template cast<double>(); }
+    /// Mean in fp64 (unscaled).
+    [[nodiscard]] Eigen::VectorXd mean_f64() const {
+        Eigen::VectorXd m = mean_.template cast<double>();
+        if (scale_ != 1.0) m *= 1.0 / scale_;
+        return m;
+    }
 
     /// Covariance with Bessel's correction (count − 1); needs count ≥ 2.
     [[nodiscard]] Eigen::MatrixXd covariance() const {
@@ -172,6 +210,7 @@ private:
     index_t dim_ = 0;
     index_t block_rows_ = default_block_rows;
     index_t n_ = 0;
+    double scale_ = 1.0;  // rows are multiplied by it before narrowing
     vector_type mean_;
     matrix_type m2_;  // lower triangle holds the scatter matrix
     vector_type delta_;

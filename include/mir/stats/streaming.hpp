@@ -194,7 +194,7 @@ public:
             if (plan_.needs_median()) out.median_exact = seen_ <= opt_.reservoir_rows;
         }
         detail::add_stand_ins(plan_, m, out.outliers, [&] { return reservoir_median(); }, ctx);
-        out.gaussian = detail::finish_gaussian(m, nullptr);
+        out.gaussian = detail::finish_gaussian(m, nullptr, ctx);
         return out;
     }
 
