@@ -52,6 +52,7 @@ TEST_CASE("dimension mismatch and bad strides are errors", "[errors]") {
 
 TEST_CASE("MIR refuses a non-positive sum instead of returning NaN", "[errors]") {
     CHECK_THROWS_AS(mir::mir_from_fids(std::vector<double>{}), mir::argument_error);
-    CHECK_THROWS_AS(mir::mir_from_fids(std::vector<double>{0.0, -0.0}), mir::argument_error);
+    CHECK_THROWS_AS(mir::mir_from_fids(std::vector<double>{0.0, -0.0}), mir::undefined_error);  // coinciding statistics
+    CHECK_THROWS_AS(mir::mir_from_fids(std::vector<double>{1.0, -2.0}), mir::argument_error);
     CHECK(mir::mir_from_fids(std::vector<double>{40.0, 60.0}) == Approx(2.0).epsilon(1e-15));
 }
