@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <thread>
 
 namespace mir::tool {
@@ -26,6 +27,9 @@ void run_layers(const std::vector<int>& layers, int threads, const std::function
                     fn(i);
                 } catch (const mir::error&) {
                     throw;
+                } catch (const std::bad_alloc&) {
+                    throw mir::error(mir::error_kind::numerical,
+                                     "layer " + std::to_string(layers[i]) + ": out of memory (std::bad_alloc)");
                 } catch (const std::exception& e) {
                     throw mir::error(mir::error_kind::numerical, "layer " + std::to_string(layers[i]) + ": " + e.what());
                 }

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,13 @@
 
 namespace mir {
 
+namespace detail {
+/// An allocation failure while a file (and a layer) was being processed, named.
+inline error out_of_memory(const std::filesystem::path& file, int layer, const char* doing) {
+    return error(error_kind::file, std::string("out of memory (std::bad_alloc) ") + doing, {file.string(), "", -1, layer});
+}
+}  // namespace detail
+
 class dump_source {
 public:
     /// Opens every file (directories expand to their dumps, see
@@ -37,7 +45,13 @@ public:
         s.files_ = expand_inputs(inputs);
         s.cache_.reserve(s.files_.size());
         for (const auto& f : s.files_) {
-            dump_file d = dump_file::open(f);
+            dump_file d = [&] {
+                try {
+                    return dump_file::open(f);
+                } catch (const std::bad_alloc&) {
+                    throw detail::out_of_memory(f, -1, "opening it");
+                }
+            }();
             if (s.num_indices_ == 0) {
                 s.num_indices_ = d.num_indices();
                 s.hidden_size_ = d.hidden_size();
@@ -94,6 +108,8 @@ public:
         } catch (error& e) {
             e.in_file(path.string());
             throw;
+        } catch (const std::bad_alloc&) {
+            throw detail::out_of_memory(path, -1, "reading the sample");
         }
     }
 
@@ -109,6 +125,8 @@ public:
             } catch (non_finite_error& e) {
                 e.in_file(f.path().string());  // its row index counts rows across the files so far
                 throw;
+            } catch (const std::bad_alloc&) {
+                throw detail::out_of_memory(f.path(), k, "processing the layer's rows");
             }
         }
     }
