@@ -299,3 +299,19 @@ def test_synth_sizes_out_of_range_are_usage_errors(tmp):
         short_message(p.stderr)
         assert "reserve" not in p.stderr and "bad_alloc" not in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(tmp, "s")) or os.listdir(os.path.join(tmp, "s")) == []
+
+
+def test_out_of_memory_names_the_layer(tmp):
+    # d = 3000: one layer's d x d statistics need ~300 MB; under a 250 MB address-space limit the
+    # allocation fails, and the message names the layer (not a bare std::bad_alloc).
+    rng = random.Random(3)
+    d = 3000
+    path = presplit(os.path.join(tmp, "wide.safetensors"), [rows(rng, 3, d)] * 2, [rows(rng, 3, d)] * 2)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
+    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr

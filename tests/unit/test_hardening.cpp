@@ -20,7 +20,8 @@ mir::row_view<double> view(const rows_t& x) { return {x.data(), x.rows(), x.cols
 
 std::vector<float> as_float(const rows_t& x, double factor) {
     std::vector<float> out(static_cast<std::size_t>(x.size()));
-    for (Eigen::Index i = 0; i < x.size(); ++i) out[static_cast<std::size_t>(i)] = static_cast<float>(x.data()[i] * factor);
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<float>(x.data()[i] * factor);
     return out;
 }
 
@@ -69,9 +70,9 @@ TEST_CASE("hardening: identical modalities give FID 0 within its bound and an un
         sink(true, view(x));
         sink(false, view(x));
     };
-    const mir::layer_result m = mir::compute_layer_multipass(replay, d, options(mir::sqrt_method::exact,
-                                                                                 mir::precision::fp64,
-                                                                                 mir::outlier_policy::replace_median, 1));
+    const mir::layer_result m = mir::compute_layer_multipass(replay, d,
+                                                             options(mir::sqrt_method::exact, mir::precision::fp64,
+                                                                     mir::outlier_policy::replace_median, 1));
     CHECK(m.fid == 0.0);
     CHECK_THROWS_AS(mir::aggregate({m}), mir::undefined_error);
     mir::accumulator_options ao;
@@ -86,8 +87,9 @@ TEST_CASE("hardening: the rounding bound leaves real FIDs alone", "[hardening][m
     const rows_t v = mir_test::gaussian_rows(60, d, 1, 1.0, 0.0);
     const rows_t t = mir_test::gaussian_rows(60, d, 2, 1.0, 0.0);  // same distribution, other draws
     for (const auto method : {mir::sqrt_method::exact, mir::sqrt_method::newton_schulz}) {
-        const mir::layer_result l =
-            mir::compute_layer(view(v), view(t), options(method, mir::precision::fp64, mir::outlier_policy::none, 1));
+        const mir::layer_result l = mir::compute_layer(view(v), view(t),
+                                                       options(method, mir::precision::fp64, mir::outlier_policy::none,
+                                                               1));
         CHECK(l.fid == l.terms.value());
         CHECK(l.fid > 1e6 * l.fid_bound);
         const mir::mir_result r = mir::aggregate({l});
@@ -107,7 +109,8 @@ TEST_CASE("hardening: the rounding bound leaves real FIDs alone", "[hardening][m
     CHECK(t0.rounding_bound() == Approx(4.0 * 11.0 * std::numeric_limits<double>::epsilon() * 10.0 + 4e-10));
 }
 
-TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1e30 and on denormals", "[hardening][precision]") {
+TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1e30 and on denormals",
+          "[hardening][precision]") {
     const mir::index_t d = 6, n = 80;
     const rows_t v = mir_test::gaussian_rows(n, d, 21, 1.0, 0.3);
     const rows_t t = mir_test::gaussian_rows(n, d, 22, 1.5, 0.0);
@@ -117,10 +120,12 @@ TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1
         const std::vector<float> vf = as_float(v, factor), tf = as_float(t, factor);
         const mir::row_view<float> vv(vf.data(), n, d), tv(tf.data(), n, d);
         for (const auto policy : {mir::outlier_policy::replace_median, mir::outlier_policy::none}) {
-            const mir::layer_result f64 =
-                mir::compute_layer(vv, tv, options(mir::sqrt_method::exact, mir::precision::fp64, policy, 3));
-            const mir::layer_result f32 =
-                mir::compute_layer(vv, tv, options(mir::sqrt_method::exact, mir::precision::fp32, policy, 3));
+            const mir::layer_result f64 = mir::compute_layer(vv, tv,
+                                                             options(mir::sqrt_method::exact, mir::precision::fp64,
+                                                                     policy, 3));
+            const mir::layer_result f32 = mir::compute_layer(vv, tv,
+                                                             options(mir::sqrt_method::exact, mir::precision::fp32,
+                                                                     policy, 3));
             INFO("factor " << factor << " fp64 " << f64.fid << " fp32 " << f32.fid);
             REQUIRE(std::isfinite(f32.fid));
             CHECK(f32.fid == Approx(f64.fid).epsilon(1e-4));
@@ -129,8 +134,9 @@ TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1
                 sink(true, vv);
                 sink(false, tv);
             };
-            const mir::layer_result mp = mir::compute_layer_multipass<float>(
-                replay, d, options(mir::sqrt_method::exact, mir::precision::fp32, policy, 3));
+            const mir::layer_result mp = mir::compute_layer_multipass<float>(replay, d,
+                                                                             options(mir::sqrt_method::exact,
+                                                                                     mir::precision::fp32, policy, 3));
             CHECK(mp.fid == Approx(f64.fid).epsilon(1e-4));
         }
         if (factor != 1e-40) {  // denormal floats keep fewer digits: only the fp32-vs-fp64 agreement above
@@ -140,7 +146,8 @@ TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1
     }
 }
 
-TEST_CASE("hardening: scaling the moments by a power of two leaves fp64 results bit-identical", "[hardening][moments]") {
+TEST_CASE("hardening: scaling the moments by a power of two leaves fp64 results bit-identical",
+          "[hardening][moments]") {
     const rows_t x = mir_test::gaussian_rows(300, 7, 3, 3.0, 100.0);
     mir::moments<double> plain(7), scaled(7);
     scaled.set_scale(mir::moments<double>::scale_for(1234.5));

@@ -175,8 +175,8 @@ bench_case make_dump_case(const std::string& path, int layer) {
     }
     const int k = layer < 0 ? d.num_indices() - 1 : layer;
     const auto replay = [&](auto&& sink) { d.replay_layer(k, sink); };
-    const layer_statistics s =
-        compute_layer_statistics_multipass<double>(replay, d.hidden_size(), outlier_policy::replace_median, k);
+    const layer_statistics s = compute_layer_statistics_multipass<double>(replay, d.hidden_size(),
+                                                                          outlier_policy::replace_median, k);
     const double alpha = s.alpha;
     bench_case c;
     c.pair = "dump:layer" + std::to_string(k);

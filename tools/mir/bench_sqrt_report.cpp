@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -167,9 +167,10 @@ std::vector<row> read_csv(const std::string& path) {
     std::string line;
     std::getline(in, line);
     if (line + "\n" != csv_header) throw file_error(path + ": line 1: not a sqrt_bench.csv header");
-    static constexpr const char* names[17] = {"pair",      "d",      "kappa",     "rows1",    "rows2",     "variant",
-                                              "method",    "form",   "precision", "iterations", "seconds", "value",
-                                              "reference", "reference_kind", "rel_error", "residual", "status"};
+    static constexpr const char* names[17] = {"pair",     "d",      "kappa",     "rows1",          "rows2",
+                                              "variant",  "method", "form",      "precision",      "iterations",
+                                              "seconds",  "value",  "reference", "reference_kind", "rel_error",
+                                              "residual", "status"};
     std::vector<row> rows;
     for (long n = 2; std::getline(in, line); ++n) {
         const std::string where = path + ": line " + std::to_string(n) + ": ";
@@ -200,10 +201,22 @@ std::vector<row> read_csv(const std::string& path) {
             }
             return v;
         };
-        rows.push_back({.pair = f[0], .variant = f[5], .method = f[6], .form = f[7], .precision = f[8],
-                        .status = f[16], .reference_kind = f[13], .d = integer(1), .rows1 = integer(3),
-                        .rows2 = integer(4), .kappa = number(2), .seconds = number(10), .value = number(11),
-                        .reference = number(12), .rel_error = number(14), .residual = number(15),
+        rows.push_back({.pair = f[0],
+                        .variant = f[5],
+                        .method = f[6],
+                        .form = f[7],
+                        .precision = f[8],
+                        .status = f[16],
+                        .reference_kind = f[13],
+                        .d = integer(1),
+                        .rows1 = integer(3),
+                        .rows2 = integer(4),
+                        .kappa = number(2),
+                        .seconds = number(10),
+                        .value = number(11),
+                        .reference = number(12),
+                        .rel_error = number(14),
+                        .residual = number(15),
                         .iterations = static_cast<int>(integer(9))});
     }
     return rows;

@@ -92,8 +92,7 @@ void check_arguments(const bench_sqrt_options& o) {
         if (!std::isfinite(k) || !(k >= 1.0)) {
             char b[64];
             std::snprintf(b, sizeof b, "%g", k);
-            throw usage_error(std::string("--kappas ") + b +
-                              ": each condition number must be a finite number >= 1");
+            throw usage_error(std::string("--kappas ") + b + ": each condition number must be a finite number >= 1");
         }
     }
     if (o.layer >= 0 && o.from_dump.empty()) throw usage_error("--layer needs --from-dump");
@@ -129,7 +128,8 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
     declare_outputs(out, dir, !o.replot.empty(), o);
     if (!o.replot.empty()) {
         write_plots(out, read_csv(o.replot), dir,
-                    std::string("BLAS ") + backend::active::name() + ", " + std::to_string(o.blas_threads) + " thread(s)");
+                    std::string("BLAS ") + backend::active::name() + ", " + std::to_string(o.blas_threads) +
+                        " thread(s)");
         out.commit();
         return 0;
     }

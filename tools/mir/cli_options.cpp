@@ -2,8 +2,8 @@
 
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace mir::tool {
@@ -89,8 +89,9 @@ void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o) {
     }
     c.add_option("--sqrt", method, help)->check(CLI::IsMember(names));
     c.add_option("--sqrt-tol", o.tol,
-                 iterative + ": stop when |tr(I - Z Y)| <= TOL, a bound on the relative error of the trace square "
-                             "root (default 1e-10; 0 < TOL < 1)")
+                 iterative +
+                     ": stop when |tr(I - Z Y)| <= TOL, a bound on the relative error of the trace square "
+                     "root (default 1e-10; 0 < TOL < 1)")
         ->check(finite_between(0.0, 1.0, "TOL"));
     c.add_option("--sqrt-max-iter", o.max_iter, iterative + ": iteration limit (default 100)")
         ->check(CLI::Range(1, 100000));

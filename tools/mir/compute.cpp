@@ -171,7 +171,8 @@ command register_compute(CLI::App& app) {
     add_sqrt_options(*c, s->sqrt_name, s->o.sqrt);
     add_precision_option(*c, s->precision_name);
     c->add_option("--json", s->o.json, "write the result as JSON to FILE (- for stdout, nothing else printed)");
-    c->add_option("--plot", s->o.plot, "write an SVG plot of per-layer FID to FILE (- for stdout, nothing else printed)");
+    c->add_option("--plot", s->o.plot,
+                  "write an SVG plot of per-layer FID to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, s->o.threads);
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
     return {c, [s] {

@@ -17,7 +17,7 @@ inline std::vector<int> parse_layers(std::string_view spec, int num_indices) {
     std::vector<int> out;
     const auto bad = [&](const std::string& why) {
         return usage_error("--layers '" + std::string(spec) + "': " + why + " (the files have indices 0.." +
-                              std::to_string(num_indices - 1) + ")");
+                           std::to_string(num_indices - 1) + ")");
     };
     if (spec.empty() || spec == "default") {
         for (int k = 1; k < num_indices; ++k) out.push_back(k);

@@ -138,7 +138,8 @@ int run_moca_init(const moca_init_options& o) {
         sum_after += r.fid_after_stored;
     }
     const bool json_stdout = o.json == "-";
-    if (!o.json.empty()) out.put(o.json, json_text(moca_json(o, d, rows, dt, sum_before, sum_after)), "the JSON output");
+    if (!o.json.empty())
+        out.put(o.json, json_text(moca_json(o, d, rows, dt, sum_before, sum_after)), "the JSON output");
     out.commit();
     if (!json_stdout) {
         std::printf("moca-init: moment matching from %zu file(s), hidden size %td, K = %d decoder layers; %s outliers\n",

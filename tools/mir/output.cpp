@@ -1,12 +1,12 @@
 #include "output.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <system_error>
-#include <unistd.h>
 
 namespace mir::tool {
 
@@ -102,8 +102,7 @@ void output_set::check(const std::vector<fs::path>& inputs) const {
         const entry& e = entries_[i];
         if (is_stdout(e.path)) {
             if (on_stdout != nullptr) {
-                throw usage_error(on_stdout->option + " - and " + e.option +
-                                  " -: only one output can go to stdout");
+                throw usage_error(on_stdout->option + " - and " + e.option + " -: only one output can go to stdout");
             }
             on_stdout = &e;
             continue;

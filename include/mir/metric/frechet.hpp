@@ -26,8 +26,8 @@ struct frechet_terms {
     int sqrt_iterations = 0;      ///< iterative methods: iterations performed (else 0)
     double sqrt_residual = 0.0;   ///< approximate methods: the method's residual (scale-free; else 0)
     sqrt_status sqrt_outcome = sqrt_status::not_iterative;  ///< how the method ended
-    index_t dim = 0;              ///< d, for rounding_bound()
-    bool iterative = false;       ///< sqrt_residual bounds the relative error of trace_sqrt (Newton–Schulz, Denman–Beavers)
+    index_t dim = 0;                                        ///< d, for rounding_bound()
+    bool iterative = false;  ///< sqrt_residual bounds the relative error of trace_sqrt (Newton–Schulz, Denman–Beavers)
 
     /// mean_term + trace_1 + trace_2 − 2·trace_sqrt, unclamped. A value
     /// within ±rounding_bound() is rounding (identical sets give ±1e-16·scale);
@@ -49,7 +49,8 @@ struct frechet_terms {
     /// is headroom. B is a bound on rounding, not on sampling error.
     [[nodiscard]] double rounding_bound() const noexcept {
         const double eps = std::numeric_limits<double>::epsilon();
-        const double magnitude = std::abs(mean_term) + std::abs(trace_1) + std::abs(trace_2) + 2.0 * std::abs(trace_sqrt);
+        const double magnitude = std::abs(mean_term) + std::abs(trace_1) + std::abs(trace_2) +
+                                 2.0 * std::abs(trace_sqrt);
         const double r = iterative && std::isfinite(sqrt_residual) ? std::abs(sqrt_residual) : 0.0;
         return 4.0 * (static_cast<double>(dim) + 3.0) * eps * magnitude + 2.0 * std::abs(trace_sqrt) * r;
     }

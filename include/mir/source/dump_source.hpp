@@ -31,7 +31,8 @@ namespace mir {
 namespace detail {
 /// An allocation failure while a file (and a layer) was being processed, named.
 inline error out_of_memory(const std::filesystem::path& file, int layer, const char* doing) {
-    return error(error_kind::file, std::string("out of memory (std::bad_alloc) ") + doing, {file.string(), "", -1, layer});
+    return error(error_kind::file, std::string("out of memory (std::bad_alloc) ") + doing,
+                 {file.string(), "", -1, layer});
 }
 }  // namespace detail
 

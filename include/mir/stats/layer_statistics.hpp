@@ -225,7 +225,8 @@ template <accumulator_type Acc = double, class Replay>
         if (s.factor_rows && stand_in) {
             for (index_t r = s.fill; r < s.factor_rows->rows(); ++r) s.factor_rows->row(r) = stand_in->transpose();
         }
-        out.gaussian = detail::finish_gaussian(s.m, [&] { return *s.factor_rows; }, s.ctx);
+        out.gaussian = detail::finish_gaussian(
+            s.m, [&] { return *s.factor_rows; }, s.ctx);
         return out;
     };
     layer_statistics out;

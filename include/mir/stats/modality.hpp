@@ -99,21 +99,24 @@ template <accumulator_type Acc = double, element T>
     const std::optional<Eigen::VectorXd> stand_in =
         detail::add_stand_ins(plan, m, out.outliers, [&] { return per_dimension_lower_median(rows); }, ctx);
 
-    out.gaussian = detail::finish_gaussian(m, [&] {
-        Eigen::MatrixXd f(m.count(), d);
-        index_t r = 0;
-        const auto copy = [&](index_t i) {
-            for (index_t j = 0; j < d; ++j) f(r, j) = to_acc<double>(rows.row(i)[j]);
-            ++r;
-        };
-        if (out.outliers == 0) {
-            for (index_t i = 0; i < rows.rows; ++i) copy(i);
-        } else {
-            for (index_t i : kept) copy(i);
-        }
-        for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
-        return f;
-    }, ctx);
+    out.gaussian = detail::finish_gaussian(
+        m,
+        [&] {
+            Eigen::MatrixXd f(m.count(), d);
+            index_t r = 0;
+            const auto copy = [&](index_t i) {
+                for (index_t j = 0; j < d; ++j) f(r, j) = to_acc<double>(rows.row(i)[j]);
+                ++r;
+            };
+            if (out.outliers == 0) {
+                for (index_t i = 0; i < rows.rows; ++i) copy(i);
+            } else {
+                for (index_t i : kept) copy(i);
+            }
+            for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
+            return f;
+        },
+        ctx);
     return out;
 }
 
