@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <utility>
 #include <system_error>
 
 namespace mir::tool {
@@ -85,19 +87,23 @@ output_set::~output_set() {
 
 void output_set::declare(std::string option, std::string path) {
     if (path.empty()) return;
+    index_.emplace(path, entries_.size());
     entries_.push_back({std::move(option), std::move(path), "", "", {}, false, {}});
 }
 
 output_set::entry& output_set::find(const std::string& path) {
-    for (auto& e : entries_) {
-        if (e.path == path && !e.staged) return e;
-    }
+    const auto it = index_.find(path);
+    if (it != index_.end() && !entries_[it->second].staged) return entries_[it->second];
     throw std::logic_error("output_set: '" + path + "' was not declared");
 }
 
 void output_set::check(const std::vector<fs::path>& inputs) const {
     const entry* on_stdout = nullptr;
     std::vector<identity> ids(entries_.size());
+    std::vector<identity> input_ids;
+    for (const auto& in : inputs) input_ids.push_back(identify(in));
+    std::map<fs::path, std::size_t> seen_paths;
+    std::map<std::pair<dev_t, ino_t>, std::size_t> seen_inodes;
     for (std::size_t i = 0; i < entries_.size(); ++i) {
         const entry& e = entries_[i];
         if (is_stdout(e.path)) {
@@ -122,15 +128,21 @@ void output_set::check(const std::vector<fs::path>& inputs) const {
             }
         }
         ids[i] = identify(p);
-        for (std::size_t j = 0; j < i; ++j) {
-            if (!is_stdout(entries_[j].path) && same(ids[i], ids[j])) {
-                throw usage_error(entries_[j].option + " " + entries_[j].path + " and " + where +
-                                  " are the same file; give each output its own");
-            }
+        // Earlier outputs by path and by (device, inode): n log n, for synth's many files.
+        auto by_path = seen_paths.emplace(ids[i].canonical, i);
+        std::size_t clash = by_path.second ? entries_.size() : by_path.first->second;
+        if (clash == entries_.size() && ids[i].exists) {
+            auto by_inode = seen_inodes.emplace(std::make_pair(ids[i].dev, ids[i].ino), i);
+            if (!by_inode.second) clash = by_inode.first->second;
         }
-        for (const auto& in : inputs) {
-            if (same(ids[i], identify(in))) {
-                throw usage_error(where + " is the input '" + in.string() + "'; an output must not overwrite an input");
+        if (clash != entries_.size()) {
+            throw usage_error(entries_[clash].option + " " + entries_[clash].path + " and " + where +
+                              " are the same file; give each output its own");
+        }
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+            if (same(ids[i], input_ids[k])) {
+                throw usage_error(where + " is the input '" + inputs[k].string() +
+                                  "'; an output must not overwrite an input");
             }
         }
     }
@@ -220,10 +232,11 @@ void output_set::commit() {
         std::error_code ec;
         fs::rename(e.temp, e.path, ec);
         if (ec) throw file_error(cannot_write(e.path, e.what, ec.message()));
-        std::erase(temps_, e.temp);
         e.temp.clear();
     }
+    temps_.clear();  // every one renamed
     entries_.clear();
+    index_.clear();
 }
 
 void write_output(const std::string& path, std::string_view doc, std::string_view what) {

@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,7 @@ private:
     entry& find(const std::string& path);
     void stage(entry& e);
     std::vector<entry> entries_;
+    std::map<std::string, std::size_t> index_;  // path → its entry
     unsigned mode_ = 0644;
     std::vector<std::filesystem::path> temps_;  // to remove unless committed
 };
