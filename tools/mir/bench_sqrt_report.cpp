@@ -78,7 +78,7 @@ void write_plots(output_set& out, const std::vector<row>& rows, const std::files
         if (std::find(order.begin(), order.end(), r.variant) == order.end()) order.push_back(r.variant);
     }
     const auto series_where = [&](auto pred, auto fx, auto fy, bool lines) {
-        std::vector<plot_series> out;
+        std::vector<plot_series> series;
         for (const auto& name : order) {
             plot_series s;
             s.name = name;
@@ -89,9 +89,9 @@ void write_plots(output_set& out, const std::vector<row>& rows, const std::files
                     s.y.push_back(fy(r));
                 }
             }
-            if (!s.x.empty()) out.push_back(std::move(s));
+            if (!s.x.empty()) series.push_back(std::move(s));
         }
-        return out;
+        return series;
     };
     // Error vs time: the largest d of the general grid where Newton–Schulz ran
     // at three κ or more; error vs κ: the largest such d ≤ 256 (long-double reference).

@@ -107,7 +107,7 @@ void declare_outputs(output_set& out, const std::filesystem::path& dir, bool rep
         out.declare("--out", (dir / "sqrt_bench.csv").string());
         out.declare("--out", (dir / "sqrt_bench.json").string());
     }
-    for (const char* f : plot_files) out.declare("--out", (dir / f).string());
+    for (const char* f : sqrt_bench::plot_files) out.declare("--out", (dir / f).string());
     std::vector<std::filesystem::path> inputs;
     if (!o.replot.empty()) inputs.emplace_back(o.replot);
     if (!o.from_dump.empty()) {
