@@ -315,3 +315,25 @@ def test_out_of_memory_names_the_layer(tmp):
     p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env)
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr
+
+
+# ---- 12. fp32 range: rows scaled before narrowing ----------------------------------------------
+
+def test_fp32_matches_fp64_near_1e30_and_on_denormals(tmp):
+    rng = random.Random(12)
+    k1, n, d = 3, 50, 4
+    vis = [rows(rng, n, d, scale=1 + k, shift=0.5) for k in range(k1)]
+    txt = [rows(rng, n, d, scale=2 + k) for k in range(k1)]
+    mirs = {}
+    for factor in (1.0, 1e30, 1e-40):
+        def scaled(x):
+            return [[[v * factor for v in r] for r in layer] for layer in x]
+        path = presplit(os.path.join(tmp, f"x{factor:g}.safetensors"), scaled(vis), scaled(txt))
+        a = json.loads(expect(0, "compute", path, "--json", "-").stdout)
+        b = json.loads(expect(0, "compute", path, "--json", "-", "--precision", "fp32").stdout)
+        assert abs(a["mir"] - b["mir"]) < 1e-4, (factor, a["mir"], b["mir"])
+        for la, lb in zip(a["layers"], b["layers"]):
+            assert abs(la["fid"] - lb["fid"]) <= 1e-4 * la["fid"], (factor, la, lb)
+        mirs[factor] = a["mir"]
+    # FID in α-scaled units does not depend on the scale of the rows (the denormals keep fewer digits).
+    assert abs(mirs[1e30] - mirs[1.0]) < 1e-5 and abs(mirs[1e-40] - mirs[1.0]) < 1e-2, mirs

@@ -167,7 +167,9 @@ void output_set::put_file(const std::string& path, file_writer write, std::strin
 void output_set::stage(entry& e) {
     const fs::path p(e.path);
     const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-    std::string tmpl = (dir / ("." + p.filename().string() + ".mir-XXXXXX")).string();
+    std::string name = ".";  // built by appends: GCC 12's -Wrestrict misfires on "." + string at -O3
+    name.append(p.filename().string()).append(".mir-XXXXXX");
+    std::string tmpl = (dir / name).string();
     const int fd = ::mkstemp(tmpl.data());
     if (fd < 0) throw file_error(cannot_write(e.path, e.what, "cannot create a temporary file: " + errno_text(errno)));
     e.temp = tmpl;
