@@ -38,8 +38,9 @@ mir::layer_options options(mir::sqrt_method m, mir::precision p, mir::outlier_po
 
 TEST_CASE("hardening: identical modalities give FID 0 within its bound and an undefined MIR", "[hardening][mir]") {
     const mir::index_t d = 6;
+    // Every square root that is one (reference-fast's Tr(S S) is not Tr S: no zero to find there).
     for (const auto method : {mir::sqrt_method::exact, mir::sqrt_method::newton_schulz,
-                              mir::sqrt_method::denman_beavers, mir::sqrt_method::reference_fast}) {
+                              mir::sqrt_method::denman_beavers}) {
         for (const auto p : {mir::precision::fp64, mir::precision::fp32}) {
             for (const auto policy : {mir::outlier_policy::replace_median, mir::outlier_policy::none}) {
                 std::vector<mir::layer_result> layers;
@@ -106,7 +107,11 @@ TEST_CASE("hardening: the rounding bound leaves real FIDs alone", "[hardening][m
     CHECK(t0.rounding_bound() == Approx(4.0 * 11.0 * std::numeric_limits<double>::epsilon() * 10.0));
     t0.iterative = true;
     t0.sqrt_residual = 1e-10;
+    t0.sqrt_outcome = mir::sqrt_status::converged;
     CHECK(t0.rounding_bound() == Approx(4.0 * 11.0 * std::numeric_limits<double>::epsilon() * 10.0 + 4e-10));
+    t0.sqrt_outcome = mir::sqrt_status::max_iter;  // not settled: its residual bounds nothing
+    t0.sqrt_residual = 0.5;
+    CHECK(t0.rounding_bound() == Approx(4.0 * 11.0 * std::numeric_limits<double>::epsilon() * 10.0));
 }
 
 TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1e30 and on denormals",

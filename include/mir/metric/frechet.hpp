@@ -37,8 +37,9 @@ struct frechet_terms {
     /// The rounding level of value(): how far from the true FID of these
     /// statistics the evaluation of the formula can be, in the terms' units,
     ///   B = 4 (d + 3) ε (mean_term + trace_1 + trace_2 + 2 |trace_sqrt|) + 2 |trace_sqrt| r,
-    /// ε = 2^-52, r = sqrt_residual for the iterative methods (their stopping
-    /// rule bounds the relative error of trace_sqrt by it), else 0.
+    /// ε = 2^-52, r = sqrt_residual for the iterative methods that converged
+    /// or stagnated (their stopping rule bounds the relative error of
+    /// trace_sqrt by it), else 0 (direct methods; max-iter, breakdown).
     /// Derivation: ‖μ₁ − μ₂‖², Tr Σ₁ and Tr Σ₂ are sums of d non-negative
     /// terms (relative error ≤ (d + 1) ε each); Tr (Σ₁Σ₂)^{1/2} is a sum of d
     /// square roots of eigenvalues of a backward-stable symmetric
@@ -51,7 +52,10 @@ struct frechet_terms {
         const double eps = std::numeric_limits<double>::epsilon();
         const double magnitude = std::abs(mean_term) + std::abs(trace_1) + std::abs(trace_2) +
                                  2.0 * std::abs(trace_sqrt);
-        const double r = iterative && std::isfinite(sqrt_residual) ? std::abs(sqrt_residual) : 0.0;
+        // The residual bounds the error only when the iteration ended on it (converged, or at the rounding floor);
+        // a layer stopped by max-iter or a breakdown is not reliable and is not hidden behind a large bound.
+        const bool settled = sqrt_outcome == sqrt_status::converged || sqrt_outcome == sqrt_status::stagnated;
+        const double r = iterative && settled && std::isfinite(sqrt_residual) ? std::abs(sqrt_residual) : 0.0;
         return 4.0 * (static_cast<double>(dim) + 3.0) * eps * magnitude + 2.0 * std::abs(trace_sqrt) * r;
     }
 
