@@ -24,6 +24,7 @@ def program_paths(pytestconfig):
     MIR, DATA = pytestconfig.getoption("mir"), pytestconfig.getoption("data")
     if not MIR or not DATA:
         pytest.exit("tests/program needs --mir MIR_BINARY and --data DATA_DIR", returncode=2)
+    MIR, DATA = os.path.abspath(MIR), os.path.abspath(DATA)  # some tests run in another directory
     GOLDEN = os.path.join(DATA, "golden")
 
 
@@ -303,17 +304,19 @@ def test_synth_sizes_out_of_range_are_usage_errors(tmp):
 
 
 def test_out_of_memory_names_the_layer(tmp):
-    # d = 3000: one layer's d x d statistics need ~300 MB; under a 250 MB address-space limit the
-    # allocation fails, and the message names the layer (not a bare std::bad_alloc).
+    # d = 6000: one d x d moment matrix is 288 MB; under a 250 MB address-space limit its allocation
+    # fails (before any BLAS call: OpenBLAS itself retries a failed mmap for ever), and the message
+    # names the layer (not a bare std::bad_alloc).
     rng = random.Random(3)
-    d = 3000
+    d = 6000
     path = presplit(os.path.join(tmp, "wide.safetensors"), [rows(rng, 3, d)] * 2, [rows(rng, 3, d)] * 2)
 
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
-    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env)
+    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env,
+                       timeout=120)
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr
 
