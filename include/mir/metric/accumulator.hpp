@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <variant>
@@ -165,6 +166,7 @@ public:
         detail::require_rows(l.vision.rows(), 2, vctx, "rows given");
         detail::require_rows(l.text.rows(), 2, tctx, "rows given");
         layer_statistics s;
+        s.epsilon = static_cast<double>(std::numeric_limits<Acc>::epsilon());
         s.layer = layer;
         s.alpha = text_centric_scale(l.text.norms());
         s.vision = l.vision.finalize(vctx);

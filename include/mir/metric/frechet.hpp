@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -27,6 +28,7 @@ struct frechet_terms {
     double sqrt_residual = 0.0;   ///< approximate methods: the method's residual (scale-free; else 0)
     sqrt_status sqrt_outcome = sqrt_status::not_iterative;  ///< how the method ended
     index_t dim = 0;                                        ///< d, for rounding_bound()
+    double epsilon = 0x1p-52;  ///< unit roundoff of the statistics (their accumulation type), for rounding_bound()
     bool iterative = false;  ///< sqrt_residual bounds the relative error of trace_sqrt (Newton–Schulz, Denman–Beavers)
 
     /// mean_term + trace_1 + trace_2 − 2·trace_sqrt, unclamped. A value
@@ -37,7 +39,8 @@ struct frechet_terms {
     /// The rounding level of value(): how far from the true FID of these
     /// statistics the evaluation of the formula can be, in the terms' units,
     ///   B = 4 (d + 3) ε (mean_term + trace_1 + trace_2 + 2 |trace_sqrt|) + 2 |trace_sqrt| r,
-    /// ε = 2^-52, r = sqrt_residual for the iterative methods that converged
+    /// ε = `epsilon`, the unit roundoff of the statistics' accumulation (2^-52
+    /// for fp64; 2^-23 for fp32, whose terms carry fp32 rounding), r = sqrt_residual for the iterative methods that converged
     /// or stagnated (their stopping rule bounds the relative error of
     /// trace_sqrt by it), else 0 (direct methods; max-iter, breakdown).
     /// Derivation: ‖μ₁ − μ₂‖², Tr Σ₁ and Tr Σ₂ are sums of d non-negative
@@ -49,7 +52,7 @@ struct frechet_terms {
     /// the final sum of four terms adds 3 ε of their magnitude. The factor 4
     /// is headroom. B is a bound on rounding, not on sampling error.
     [[nodiscard]] double rounding_bound() const noexcept {
-        const double eps = std::numeric_limits<double>::epsilon();
+        const double eps = std::max(epsilon, std::numeric_limits<double>::epsilon());
         const double magnitude = std::abs(mean_term) + std::abs(trace_1) + std::abs(trace_2) +
                                  2.0 * std::abs(trace_sqrt);
         // The residual bounds the error only when the iteration ended on it (converged, or at the rounding floor);

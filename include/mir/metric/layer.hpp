@@ -64,6 +64,7 @@ inline modality_summary summarize(const modality_stats& s) {
     r.layer = s.layer;
     r.alpha = s.alpha;
     r.terms = frechet_distance_terms(s.vision.gaussian, s.text.gaussian, method).scaled(s.alpha * s.alpha);
+    r.terms.epsilon = s.epsilon;
     const double value = r.terms.value();
     r.fid_bound = r.terms.rounding_bound();
     r.fid = std::abs(value) <= r.fid_bound ? 0.0 : value;

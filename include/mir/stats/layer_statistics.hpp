@@ -22,6 +22,7 @@
 
 #include <algorithm>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ struct layer_statistics {
     double alpha = 0.0;
     modality_stats vision;
     modality_stats text;
+    /// The unit roundoff of the accumulation (2^-52 for fp64, 2^-23 for fp32):
+    /// the rounding level of these statistics, for frechet_terms::rounding_bound.
+    double epsilon = 0x1p-52;
 };
 
 /// What a multipass computation cost.
@@ -105,6 +109,7 @@ template <accumulator_type Acc = double, element TV, element TT>
     const std::vector<double> tnorms = row_norms(text, tctx);
     layer_statistics s;
     s.layer = layer;
+    s.epsilon = static_cast<double>(std::numeric_limits<Acc>::epsilon());
     s.alpha = text_centric_scale(tnorms);
     s.vision = modality_statistics<Acc>(vision, vnorms, policy, vctx);
     s.text = modality_statistics<Acc>(text, tnorms, policy, tctx);
@@ -231,6 +236,7 @@ template <accumulator_type Acc = double, class Replay>
     };
     layer_statistics out;
     out.layer = layer;
+    out.epsilon = static_cast<double>(std::numeric_limits<Acc>::epsilon());
     out.alpha = text_centric_scale(txt.norms);
     out.vision = finish(vis);
     out.text = finish(txt);
