@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,8 +30,10 @@ struct mir_result {
 
 namespace detail {
 [[noreturn]] inline void throw_coinciding(double sum, double bound) {
-    throw undefined_error("MIR is undefined: the two modalities' statistics coincide (the per-layer FIDs sum to " +
-                          std::to_string(sum) + ", within their rounding bound " + std::to_string(bound) +
+    char figures[96];
+    std::snprintf(figures, sizeof figures, "the per-layer FIDs sum to %.3g, within their rounding bound %.3g", sum,
+                  bound);
+    throw undefined_error(std::string("MIR is undefined: the two modalities' statistics coincide (") + figures +
                           "; log10 of 0 is -inf)");
 }
 }  // namespace detail
