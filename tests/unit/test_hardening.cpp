@@ -39,8 +39,8 @@ mir::layer_options options(mir::sqrt_method m, mir::precision p, mir::outlier_po
 TEST_CASE("hardening: identical modalities give FID 0 within its bound and an undefined MIR", "[hardening][mir]") {
     const mir::index_t d = 6;
     // Every square root that is one (reference-fast's Tr(S S) is not Tr S: no zero to find there).
-    for (const auto method : {mir::sqrt_method::exact, mir::sqrt_method::newton_schulz,
-                              mir::sqrt_method::denman_beavers}) {
+    for (const auto method :
+         {mir::sqrt_method::exact, mir::sqrt_method::newton_schulz, mir::sqrt_method::denman_beavers}) {
         for (const auto p : {mir::precision::fp64, mir::precision::fp32}) {
             for (const auto policy : {mir::outlier_policy::replace_median, mir::outlier_policy::none}) {
                 std::vector<mir::layer_result> layers;

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <utility>
 #include <system_error>
+#include <utility>
 
 namespace mir::tool {
 

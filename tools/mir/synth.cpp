@@ -102,7 +102,8 @@ int run_synth(const synth_options& o) {
     // Sizes in double (no overflow): one sample file, and the per-layer models held in memory.
     const double indices_d = static_cast<double>(o.num_layers) + 1.0, d_d = static_cast<double>(o.dim);
     const double rank_d = std::max(1.0, std::min(d_d / 4, 256.0));
-    const double sample_bytes = indices_d * static_cast<double>(o.vision_tokens + o.text_max + o.prefix_tokens) * d_d * 8.0;
+    const double sample_bytes = indices_d * static_cast<double>(o.vision_tokens + o.text_max + o.prefix_tokens) * d_d *
+                                8.0;
     const double model_bytes = indices_d * 2.0 * d_d * (rank_d + 1.0) * 8.0;
     constexpr double limit = 16.0 * (1ull << 30);
     if (o.num_layers > 100000 || o.dim > (1L << 20) || o.samples > 1000000 || o.vision_tokens > (1L << 24) ||

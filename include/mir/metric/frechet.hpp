@@ -40,9 +40,10 @@ struct frechet_terms {
     /// statistics the evaluation of the formula can be, in the terms' units,
     ///   B = 4 (d + 3) ε (mean_term + trace_1 + trace_2 + 2 |trace_sqrt|) + 2 |trace_sqrt| r,
     /// ε = `epsilon`, the unit roundoff of the statistics' accumulation (2^-52
-    /// for fp64; 2^-23 for fp32, whose terms carry fp32 rounding), r = sqrt_residual for the iterative methods that converged
-    /// or stagnated (their stopping rule bounds the relative error of
-    /// trace_sqrt by it), else 0 (direct methods; max-iter, breakdown).
+    /// for fp64; 2^-23 for fp32, whose terms carry fp32 rounding), r =
+    /// sqrt_residual for the iterative methods that converged or stagnated
+    /// (their stopping rule bounds the relative error of trace_sqrt by it),
+    /// else 0 (direct methods; max-iter, breakdown).
     /// Derivation: ‖μ₁ − μ₂‖², Tr Σ₁ and Tr Σ₂ are sums of d non-negative
     /// terms (relative error ≤ (d + 1) ε each); Tr (Σ₁Σ₂)^{1/2} is a sum of d
     /// square roots of eigenvalues of a backward-stable symmetric
