@@ -37,11 +37,13 @@ enum class trace_sqrt_route {
     reference_fast,   ///< not a square root: Tr(S1 S2) (sqrt_method::reference_fast)
     symmetric_form,   ///< an approximate method on Rᵀ S_other R (mir/linalg/sqrt_methods.hpp)
     product_form,     ///< an approximate method on the product S1 S2
+    official_fast,    ///< not a square root: the EMULATION of the official fast mode (mir/linalg/official_fast.hpp)
 };
 
 constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
-    return detail::enum_name(r, std::array<std::string_view, 7>{"empty", "small-side", "cholesky", "eigen-fallback",
-                                                                 "reference-fast", "symmetric-form", "product-form"});
+    return detail::enum_name(r, std::array<std::string_view, 8>{"empty", "small-side", "cholesky", "eigen-fallback",
+                                                                 "reference-fast", "symmetric-form", "product-form",
+                                                                 "official-fast-emulation"});
 }
 
 /// How the exact route ended: a numerical status, as Eigen's ComputationInfo.
