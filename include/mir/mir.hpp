@@ -9,7 +9,6 @@
 //   §2.3 moments, covariance         mir/stats/moments.hpp
 //   §2.3 Tr (Σ₁Σ₂)^{1/2}, cut-off    mir/linalg/trace_sqrt.hpp, mir/linalg/eigenvalues.hpp
 //   §3 official loop (benchmark)    mir/linalg/official_loop.hpp
-//   §3 official-fast EMULATION      mir/linalg/official_fast.hpp (--sqrt official-fast; not a square root)
 //   §4 matrix square roots          mir/linalg/sqrt_catalogue.hpp (the table), mir/linalg/sqrt_methods.hpp (newton_schulz, denman_beavers,
 //                                   pade, taylor, sqrtm)
 //   §2.3 Fréchet distance            mir/metric/frechet.hpp
@@ -39,7 +38,6 @@
 #include "mir/linalg/eigenvalues.hpp"
 #include "mir/linalg/denman_beavers.hpp"
 #include "mir/linalg/newton_schulz.hpp"
-#include "mir/linalg/official_fast.hpp"
 #include "mir/linalg/official_loop.hpp"
 #include "mir/linalg/pade.hpp"
 #include "mir/linalg/sqrt_catalogue.hpp"

@@ -33,7 +33,8 @@ mir::mir_result per_layer(const dump<T>& g, const std::vector<int>& layers, mir:
         opt.policy = mir::outlier_policy::replace_median;  // the official rule
         opt.sqrt = sq;
         opt.layer = k;
-        out.push_back(mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
+        out.push_back(
+            mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
     }
     return mir::aggregate(std::move(out));
 }
@@ -56,8 +57,8 @@ agreement compare(const mir::mir_result& r, const nlohmann::json& exp, const std
         const double diff = std::abs(r.layers[i].fid - pl[i]);
         a.layer_of_sum = std::max(a.layer_of_sum, diff / sum);
         a.layer_rel = std::max(a.layer_rel, diff / std::abs(pl[i]));
-        INFO(name << " layer " << r.layers[i].layer << ": emulation " << r.layers[i].fid << ", official fast "
-                  << pl[i] << " (" << diff / sum << " of the FID sum)");
+        INFO(name << " layer " << r.layers[i].layer << ": emulation " << r.layers[i].fid << ", official fast " << pl[i]
+                  << " (" << diff / sum << " of the FID sum)");
         CHECK(diff <= 2e-3 * sum);
         CHECK(r.layers[i].terms.route == mir::trace_sqrt_route::official_fast);
     }
@@ -157,7 +158,8 @@ TEST_CASE("official-fast: the loop runs on the alpha-scaled covariances", "[offi
     for (auto& x : t) x = 40.0 * n(rng);
     mir::layer_options o;
     o.sqrt = mir::sqrt_method::official_fast;
-    const auto r = mir::compute_layer(mir::row_view<double>(v.data(), 60, d), mir::row_view<double>(t.data(), 90, d), o);
+    const auto r = mir::compute_layer(mir::row_view<double>(v.data(), 60, d), mir::row_view<double>(t.data(), 90, d),
+                                      o);
     const auto s = mir::compute_layer_statistics(mir::row_view<double>(v.data(), 60, d),
                                                  mir::row_view<double>(t.data(), 90, d));
     const double a2 = s.alpha * s.alpha;
@@ -185,9 +187,7 @@ TEST_CASE("official-fast: mir compute refuses reference-fast and points to offic
 
 TEST_CASE("official-fast vs golden f16_small", "[official_fast][golden]") { golden_case<mir::half>("f16_small"); }
 
-TEST_CASE("official-fast vs golden bf16_small", "[official_fast][golden]") {
-    golden_case<mir::bfloat16>("bf16_small");
-}
+TEST_CASE("official-fast vs golden bf16_small", "[official_fast][golden]") { golden_case<mir::bfloat16>("bf16_small"); }
 
 TEST_CASE("official-fast vs golden f32_wide", "[official_fast][golden]") { golden_case<float>("f32_wide"); }
 
@@ -211,5 +211,6 @@ TEST_CASE("official-fast: the streaming accumulator gives the per-layer API's va
     }
     const auto r = acc.finalize();
     REQUIRE(r.layers.size() == direct.layers.size());
-    for (std::size_t i = 0; i < r.layers.size(); ++i) CHECK(r.layers[i].fid == Approx(direct.layers[i].fid).epsilon(1e-6));
+    for (std::size_t i = 0; i < r.layers.size(); ++i)
+        CHECK(r.layers[i].fid == Approx(direct.layers[i].fid).epsilon(1e-6));
 }

@@ -55,7 +55,8 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     nlohmann::ordered_json j;
     j["mir"] = r.mir;
     j["sqrt"] = std::string(method.name);
-    if (method.emulation) j["sqrt_emulation"] = "official fast mode (mir_util.MatrixSquareRoot in float32); not a square root";
+    if (method.emulation)
+        j["sqrt_emulation"] = "official fast mode (mir_util.MatrixSquareRoot in float32); not a square root";
     if (method.iterative) {
         j["sqrt_tol"] = o.sqrt.tol > 0 ? o.sqrt.tol : default_sqrt_tol<double>();
         j["sqrt_max_iter"] = o.sqrt.max_iter;

@@ -43,8 +43,8 @@ struct sqrt_method_info {
 inline constexpr std::array<sqrt_method_info, 7> sqrt_catalogue{{
     {sqrt_method::exact, "exact", "eigenvalues of the symmetric similar form (default; exact)", false, false, false,
      false, true, false},
-    {sqrt_method::newton_schulz, "newton-schulz", "coupled Newton-Schulz iteration (converges; GEMMs only)", true,
-     true, true, true, true, false},
+    {sqrt_method::newton_schulz, "newton-schulz", "coupled Newton-Schulz iteration (converges; GEMMs only)", true, true,
+     true, true, true, false},
     {sqrt_method::denman_beavers, "denman-beavers", "scaled Denman-Beavers iteration (inverses)", true, true, true,
      true, true, false},
     {sqrt_method::pade, "pade", "[m/m] matrix Pade approximant (inaccurate for MIR)", false, true, true, true, true,
@@ -52,8 +52,8 @@ inline constexpr std::array<sqrt_method_info, 7> sqrt_catalogue{{
     {sqrt_method::taylor, "taylor", "matrix Taylor polynomial (inaccurate for MIR)", false, true, true, true, true,
      false},
     {sqrt_method::official_fast, "official-fast",
-     "EMULATION of the official fast mode (float32 loop, not a square root; only to compare with published MIR)",
-     false, false, false, false, true, true},
+     "EMULATION of the official fast mode (float32 loop, not a square root; only to compare with published MIR)", false,
+     false, false, false, true, true},
     {sqrt_method::reference_fast, "reference-fast", "Tr(Sv St): the official fast loop in exact arithmetic", false,
      false, false, false, false, false},
 }};

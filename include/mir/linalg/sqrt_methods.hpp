@@ -34,14 +34,14 @@
 
 #include "mir/backend/backend.hpp"
 #include "mir/error.hpp"
-#include "mir/precision.hpp"
 #include "mir/linalg/denman_beavers.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/newton_schulz.hpp"
 #include "mir/linalg/official_fast.hpp"
 #include "mir/linalg/pade.hpp"
-#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
+#include "mir/precision.hpp"
 
 namespace mir {
 
