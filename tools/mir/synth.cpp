@@ -93,10 +93,10 @@ void append_as(std::vector<std::byte>& out, double v) {
 
 int run_synth(const synth_options& o) {
     if (o.num_layers < 1 || o.dim < 2 || o.samples < 1 || o.vision_tokens < 2 || o.text_min < 2 ||
-        o.text_max < o.text_min || o.massive < 0) {
+        o.text_max < o.text_min || o.massive < 0 || o.prefix_tokens < 0) {
         throw argument_error(
             "synth: need --num-layers >= 1, --dim >= 2, --samples >= 1, --vision-tokens >= 2, "
-            "--text-tokens MIN-MAX with 2 <= MIN <= MAX, --massive >= 0");
+            "--text-tokens MIN-MAX with 2 <= MIN <= MAX, --massive >= 0, --prefix-tokens >= 0");
     }
     io::file_dtype dt;
     if (o.dtype == "f16") dt = io::file_dtype::f16;
@@ -115,10 +115,15 @@ int run_synth(const synth_options& o) {
         text.push_back(make_model(d, rank, 1.0, 0.5, models));
         vision.push_back(make_model(d, rank, 3.0, 1.5, models));
     }
+    // The BOS-like prefix's massive dimensions (the same in every sample; drawn
+    // after the models, so the models do not depend on --prefix-tokens).
+    const long bos_dim[2] = {static_cast<long>(models.next() % static_cast<std::uint64_t>(d)),
+                             static_cast<long>(models.next() % static_cast<std::uint64_t>(d))};
     for (int n = 0; n < o.samples; ++n) {
         rng g(o.seed * 0x9e3779b97f4a7c15ULL + 0x1000ULL + static_cast<std::uint64_t>(n));
         const long t_text = o.text_min + g.below(o.text_max - o.text_min + 1);
-        const long tokens = o.vision_tokens + t_text;
+        const long tokens = o.vision_tokens + t_text;  // without the BOS-like prefix
+        const long pre = o.prefix_tokens, all_tokens = pre + tokens;
         // A short prompt prefix, then the image tokens, then the rest of the text.
         const long prefix = std::min(5L, t_text);
         std::vector<std::uint8_t> mask(static_cast<std::size_t>(tokens), 0);
@@ -128,8 +133,13 @@ int run_synth(const synth_options& o) {
             massive_tok.push_back(g.below(tokens));
             massive_dim.push_back(g.below(d));
         }
+        // BOS-like prefix rows: text-like, plus massive activations in two
+        // fixed dimensions from the first decoder layer on (what LLMs' BOS
+        // carries, and why the official protocol counts it in neither set).
+        // Their own generator: the other rows do not depend on --prefix-tokens.
+        rng bos(o.seed * 0x94d049bb133111ebULL + 0x2000ULL + static_cast<std::uint64_t>(n));
         std::vector<std::byte> hidden;
-        hidden.reserve(static_cast<std::size_t>(indices * tokens * d) * io::size_of(dt));
+        hidden.reserve(static_cast<std::size_t>(indices * all_tokens * d) * io::size_of(dt));
         for (int k = 0; k < indices; ++k) {
             const double gap = std::exp(-k / 2.5), growth = 1.0 + 0.35 * k;
             const Eigen::MatrixXd tx = draw(text[static_cast<std::size_t>(k)], tokens, 0.05, g);
@@ -151,13 +161,22 @@ int run_synth(const synth_options& o) {
                     rows(massive_tok[static_cast<std::size_t>(m)], massive_dim[static_cast<std::size_t>(m)]) += 400.0 * growth;
                 }
             }
-            for (long t = 0; t < tokens; ++t) {
+            Eigen::MatrixXd prefix;
+            if (pre > 0) {
+                prefix = growth * draw(text[static_cast<std::size_t>(k)], pre, 0.05, bos);
+                if (k >= 1) {
+                    prefix.col(bos_dim[0]).array() += 2000.0 * growth;
+                    prefix.col(bos_dim[1]).array() -= 800.0 * growth;
+                }
+            }
+            for (long t = 0; t < all_tokens; ++t) {
+                const auto row = t < pre ? prefix.row(t) : rows.row(t - pre);
                 for (long j = 0; j < d; ++j) {
                     switch (dt) {
-                        case io::file_dtype::f16: append_as<mir::half>(hidden, rows(t, j)); break;
-                        case io::file_dtype::bf16: append_as<mir::bfloat16>(hidden, rows(t, j)); break;
-                        case io::file_dtype::f32: append_as<float>(hidden, rows(t, j)); break;
-                        default: append_as<double>(hidden, rows(t, j)); break;
+                        case io::file_dtype::f16: append_as<mir::half>(hidden, row(j)); break;
+                        case io::file_dtype::bf16: append_as<mir::bfloat16>(hidden, row(j)); break;
+                        case io::file_dtype::f32: append_as<float>(hidden, row(j)); break;
+                        default: append_as<double>(hidden, row(j)); break;
                     }
                 }
             }
@@ -165,9 +184,18 @@ int run_synth(const synth_options& o) {
         char name[64];
         std::snprintf(name, sizeof name, "sample_%04d.safetensors", n);
         std::vector<io::tensor_to_write> ts;
-        ts.push_back({"hidden_states", dt, {indices, tokens, d}, std::span<const std::byte>(hidden)});
-        ts.push_back({"vision_mask", io::file_dtype::u8, {tokens},
-                      std::span<const std::byte>(reinterpret_cast<const std::byte*>(mask.data()), mask.size())});
+        std::vector<std::uint8_t> vision_mask(static_cast<std::size_t>(pre), 0), text_mask;
+        vision_mask.insert(vision_mask.end(), mask.begin(), mask.end());
+        auto bytes = [](const std::vector<std::uint8_t>& m) {
+            return std::span<const std::byte>(reinterpret_cast<const std::byte*>(m.data()), m.size());
+        };
+        ts.push_back({"hidden_states", dt, {indices, all_tokens, d}, std::span<const std::byte>(hidden)});
+        ts.push_back({"vision_mask", io::file_dtype::u8, {all_tokens}, bytes(vision_mask)});
+        if (pre > 0 && o.text_mask) {  // the prefix in neither set (SPEC §6)
+            text_mask.assign(static_cast<std::size_t>(pre), 0);
+            for (const std::uint8_t v : mask) text_mask.push_back(v ? 0 : 1);
+            ts.push_back({"text_mask", io::file_dtype::u8, {all_tokens}, bytes(text_mask)});
+        }
         const std::map<std::string, std::string> meta{{"generator", "mir synth"},
                                                       {"seed", std::to_string(o.seed)},
                                                       {"layers", std::to_string(o.num_layers)}};
@@ -192,6 +220,11 @@ command register_synth(CLI::App& app) {
     c->add_option("--vision-tokens", s->o.vision_tokens, "vision tokens per sample");
     c->add_option("--text-tokens", s->text_tokens, "text tokens per sample, MIN-MAX");
     c->add_option("--massive", s->o.massive, "massive-activation tokens per sample");
+    c->add_option("--prefix-tokens", s->o.prefix_tokens,
+                  "BOS-like positions (massive activations) before each sample, in neither set: a text_mask is "
+                  "written (SPEC §6)");
+    c->add_flag("!--no-text-mask", s->o.text_mask,
+                "with --prefix-tokens: write no text_mask, so the prefix counts as text (the all-text protocol)");
     c->add_option("--dtype", s->o.dtype, "f16, bf16, f32 or f64")->check(CLI::IsMember({"f16", "bf16", "f32", "f64"}));
     c->add_option("--seed", s->o.seed, "random seed");
     return {c, [s] {

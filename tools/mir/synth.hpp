@@ -16,6 +16,8 @@ struct synth_options {
     long vision_tokens = 64;
     long text_min = 60, text_max = 100;
     int massive = 1;           // massive-activation tokens per sample (layers >= 1)
+    long prefix_tokens = 0;    // BOS-like positions before everything, in neither set (text_mask)
+    bool text_mask = true;     // with prefix tokens: write a text_mask (false: they count as text)
     std::string dtype = "f16"; // f16 | bf16 | f32 | f64
     std::uint64_t seed = 0;
 };

@@ -106,6 +106,34 @@ public:
         });
     }
 
+    /// One layer of one sample: T token rows, a length-T vision mask and a
+    /// length-T text mask; rows in neither are ignored (SPEC §6–7), a row in
+    /// both is a mir::argument_error naming its position.
+    template <element T, mask_element MV, mask_element MT>
+    void add(int layer, const row_view<T>& rows, std::span<const MV> vision_mask, std::span<const MT> text_mask) {
+        check_layer(layer);
+        if (static_cast<index_t>(vision_mask.size()) != rows.rows || text_mask.size() != vision_mask.size()) {
+            throw shape_error("the vision and text masks have " + std::to_string(vision_mask.size()) + " and " +
+                                  std::to_string(text_mask.size()) + " entries for " + std::to_string(rows.rows) +
+                                  " tokens",
+                              error_context{"", "", -1, layer});
+        }
+        std::vector<token_role> roles;
+        try {
+            roles = token_roles(vision_mask, text_mask);
+        } catch (error& e) {
+            e.in_layer(layer);
+            throw;
+        }
+        if (!wants(layer)) return;
+        auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
+        for_each_role_run(std::span<const token_role>(roles), [&](index_t b, index_t e, token_role r) {
+            if (r == token_role::ignored) return;
+            const bool vision = r == token_role::vision;
+            (vision ? l.vision : l.text).add(rows.middle_rows(b, e - b), row_context{layer, vision ? "vision" : "text", 0});
+        });
+    }
+
     /// One layer of one sample, already split by modality.
     template <element TV, element TT>
     void add(int layer, const row_view<TV>& vision, const row_view<TT>& text) {
@@ -192,6 +220,10 @@ public:
     template <element T, mask_element M>
     void add(int layer, const row_view<T>& rows, std::span<const M> vision_mask) {
         std::visit([&](auto& a) { a.add(layer, rows, vision_mask); }, impl_);
+    }
+    template <element T, mask_element MV, mask_element MT>
+    void add(int layer, const row_view<T>& rows, std::span<const MV> vision_mask, std::span<const MT> text_mask) {
+        std::visit([&](auto& a) { a.add(layer, rows, vision_mask, text_mask); }, impl_);
     }
     template <element TV, element TT>
     void add(int layer, const row_view<TV>& vision, const row_view<TT>& text) {

@@ -4,10 +4,13 @@
 //
 //   per-sample  hidden_states [K+1, T, d] (F16/BF16/F32/F64)
 //               vision_mask   [T]        (BOOL or U8, 1 = vision)
+//               text_mask     [T]        optional (BOOL or U8, 1 = text):
+//                                        with it, positions in neither
+//                                        mask are ignored (SPEC §6–7)
 //   pre-split   vision [K+1, r, d] and text [K+1, s, d]
 //
 // .safetensors files are memory-mapped and read in place (a layer is one
-// contiguous slice); of an .npz file only vision_mask on open and the
+// contiguous slice); of an .npz file only the masks on open and the
 // members holding the rows on first use are inflated (other members never
 // are). Either way a dump_file holds one
 // file; close it (or let it go) to release the memory.
@@ -57,7 +60,8 @@ using io::tensor_view;
 enum class dump_layout { per_sample, pre_split };
 
 constexpr std::string_view to_string(dump_layout l) noexcept {
-    return l == dump_layout::per_sample ? "per-sample (hidden_states + vision_mask)" : "pre-split (vision + text)";
+    return l == dump_layout::per_sample ? "per-sample (hidden_states + vision_mask [+ text_mask])"
+                                        : "pre-split (vision + text)";
 }
 
 namespace detail {
@@ -134,8 +138,18 @@ public:
     /// Hidden-state indices in the file (K + 1; index 0 = embeddings).
     [[nodiscard]] int num_indices() const noexcept { return info_->indices; }
     [[nodiscard]] index_t hidden_size() const noexcept { return info_->dim; }
+    /// Rows per layer in each set; per-sample files: tokens() =
+    /// vision_rows() + text_rows() + ignored_rows().
     [[nodiscard]] index_t vision_rows() const noexcept { return info_->vision_rows; }
     [[nodiscard]] index_t text_rows() const noexcept { return info_->text_rows; }
+    /// Positions in neither set (per-sample files with a text_mask only).
+    [[nodiscard]] index_t ignored_rows() const noexcept { return info_->ignored_rows; }
+    /// Token positions per layer (vision + text + ignored).
+    [[nodiscard]] index_t tokens() const noexcept {
+        return info_->vision_rows + info_->text_rows + info_->ignored_rows;
+    }
+    /// Whether the file has a text_mask (per-sample files only).
+    [[nodiscard]] bool has_text_mask() const noexcept { return info_->has_text_mask; }
     /// Every tensor in the file (unrelated ones included): names, dtypes and
     /// shapes; their data are reached through visit_* only.
     [[nodiscard]] const std::vector<tensor_view>& tensors() const noexcept { return info_->tensors; }
@@ -143,14 +157,14 @@ public:
     [[nodiscard]] file_dtype dtype() const noexcept { return info_->dtype; }
 
     /// Calls sink(is_vision, row_view<T>) for the rows of hidden-state index
-    /// k: per-sample files in runs of equal mask value, pre-split files as
-    /// one vision and one text block.
+    /// k: per-sample files in runs of one role (ignored positions are left
+    /// out), pre-split files as one vision and one text block.
     template <class Sink>
     void visit_layer(int k, Sink&& sink) const {
         if (layout() == dump_layout::per_sample) {
             visit_hidden_rows(k, [&](const auto& rows) {
-                for_each_mask_run(mask(), [&](index_t b, index_t e, bool vision) {
-                    sink(vision, rows.middle_rows(b, e - b));
+                for_each_role_run(roles(), [&](index_t b, index_t e, token_role r) {
+                    if (r != token_role::ignored) sink(r == token_role::vision, rows.middle_rows(b, e - b));
                 });
             });
         } else {
@@ -167,7 +181,7 @@ public:
     void visit_hidden_rows(int k, Fn&& fn) const {
         check_layer(k);
         if (layout() != dump_layout::per_sample) fail("visit_hidden_rows: the file is pre-split (use visit_split_rows)");
-        const index_t tokens = info_->vision_rows + info_->text_rows;
+        const index_t tokens = this->tokens();
         visit_rows(live(0), static_cast<std::int64_t>(k) * tokens, tokens, std::forward<Fn>(fn));
     }
 
@@ -186,6 +200,9 @@ public:
     /// The vision mask of a per-sample file (empty for pre-split files);
     /// kept with the index, valid after close().
     [[nodiscard]] std::span<const std::uint8_t> mask() const noexcept { return info_->mask; }
+    /// The role of each token position of a per-sample file (from
+    /// vision_mask and text_mask; empty for pre-split files).
+    [[nodiscard]] std::span<const token_role> roles() const noexcept { return info_->roles; }
 
     /// Releases the mapping / the inflated arrays; the index stays (the
     /// layout, tensors(), mask(), and reopen()).
@@ -208,11 +225,13 @@ private:
         std::vector<std::string> rows;                 // hidden_states, or vision + text
         std::vector<tensor_view> row_tensors;          // those, without data
         std::vector<std::uint64_t> row_offsets;        // safetensors: where their data begin
-        std::vector<std::uint8_t> mask;
+        std::vector<std::uint8_t> mask;                // vision_mask, 0 / 1
+        std::vector<token_role> roles;                 // per-sample: vision, text or ignored
+        bool has_text_mask = false;
         dump_layout layout = dump_layout::per_sample;
         file_dtype dtype = file_dtype::f32;
         int indices = 0;
-        index_t dim = 0, vision_rows = 0, text_rows = 0;
+        index_t dim = 0, vision_rows = 0, text_rows = 0, ignored_rows = 0;
     };
 
     dump_file() = default;
@@ -270,6 +289,33 @@ private:
         }
     }
 
+    /// A mask tensor [tokens] of BOOL or U8 entries 0 / 1, checked and copied.
+    static std::vector<std::uint8_t> read_mask(io::tensor_file& file, const std::filesystem::path& p,
+                                               const tensor_view& m, std::int64_t tokens) {
+        const std::string name = "tensor '" + m.name + "'";
+        if (m.dtype != file_dtype::boolean && m.dtype != file_dtype::u8) {
+            fail_at(p, name + " has dtype " + std::string(to_string(m.dtype)) + "; expected BOOL or U8");
+        }
+        if (m.shape.size() != 1 || m.shape[0] != tokens) {
+            fail_at(p, name + " has " +
+                           (m.shape.size() == 1 ? std::to_string(m.shape[0]) + " entries"
+                                                : std::to_string(m.shape.size()) + " dimensions") +
+                           " but hidden_states has " + std::to_string(tokens) + " tokens");
+        }
+        const tensor_view& mv = file.load(m.name);
+        if (mv.nbytes != static_cast<std::uint64_t>(m.shape[0])) {
+            fail_at(p, name + " holds " + std::to_string(mv.nbytes) + " bytes for " + std::to_string(m.shape[0]) +
+                           " entries");
+        }
+        std::vector<std::uint8_t> out(mv.nbytes);
+        for (std::size_t i = 0; i < mv.nbytes; ++i) {
+            const auto b = static_cast<std::uint8_t>(mv.data[i]);
+            if (b > 1) fail_at(p, m.name + "[" + std::to_string(i) + "] is " + std::to_string(b) + "; expected 0 or 1");
+            out[i] = b;
+        }
+        return out;
+    }
+
     static void detect(io::tensor_file& file, index& x) {
         const auto& p = x.path;
         const tensor_view* h = file.find("hidden_states");
@@ -288,32 +334,25 @@ private:
         if (per_sample) {
             x.layout = dump_layout::per_sample;
             require_hidden(p, *h, "hidden states");
-            if (m->dtype != file_dtype::boolean && m->dtype != file_dtype::u8) {
-                fail_at(p, "tensor 'vision_mask' has dtype " + std::string(to_string(m->dtype)) + "; expected BOOL or U8");
-            }
-            if (m->shape.size() != 1 || m->shape[0] != h->shape[1]) {
-                fail_at(p, "tensor 'vision_mask' has " +
-                               (m->shape.size() == 1 ? std::to_string(m->shape[0]) + " entries"
-                                                     : std::to_string(m->shape.size()) + " dimensions") +
-                               " but hidden_states has " + std::to_string(h->shape[1]) + " tokens");
-            }
             x.indices = static_cast<int>(h->shape[0]);
             x.dim = static_cast<index_t>(h->shape[2]);
             x.dtype = h->dtype;
             x.rows = {"hidden_states"};
-            const tensor_view& mv = file.load("vision_mask");
-            if (mv.nbytes != static_cast<std::uint64_t>(m->shape[0])) {
-                fail_at(p, "tensor 'vision_mask' holds " + std::to_string(mv.nbytes) + " bytes for " +
-                               std::to_string(m->shape[0]) + " entries");
+            x.mask = read_mask(file, p, *m, h->shape[1]);
+            std::vector<std::uint8_t> text;
+            if (const tensor_view* tm = file.find("text_mask")) {
+                text = read_mask(file, p, *tm, h->shape[1]);
+                x.has_text_mask = true;
             }
-            x.mask.resize(mv.nbytes);
-            for (std::size_t i = 0; i < mv.nbytes; ++i) {
-                const auto b = static_cast<std::uint8_t>(mv.data[i]);
-                if (b > 1) fail_at(p, "vision_mask[" + std::to_string(i) + "] is " + std::to_string(b) + "; expected 0 or 1");
-                x.mask[i] = b;
-                x.vision_rows += b;
+            try {
+                x.roles = token_roles(std::span<const std::uint8_t>(x.mask), std::span<const std::uint8_t>(text));
+            } catch (error& e) {
+                e.in_file(p.string()).in_tensor("text_mask");
+                throw;
             }
-            x.text_rows = static_cast<index_t>(h->shape[1]) - x.vision_rows;
+            for (const token_role r : x.roles) {
+                (r == token_role::vision ? x.vision_rows : r == token_role::text ? x.text_rows : x.ignored_rows) += 1;
+            }
         } else {
             x.layout = dump_layout::pre_split;
             require_hidden(p, *v, "vision rows");
@@ -333,9 +372,16 @@ private:
             x.vision_rows = static_cast<index_t>(v->shape[1]);
             x.text_rows = static_cast<index_t>(t->shape[1]);
             x.rows = {"vision", "text"};
+            if (file.find("text_mask")) {
+                fail_at(p, "tensor 'text_mask' belongs to the per-sample layout (hidden_states + vision_mask); a "
+                           "pre-split file's 'text' holds the text rows already");
+            }
         }
         if (x.vision_rows == 0) fail_at(p, "no vision rows (every vision_mask entry is 0, or 'vision' has no rows)");
-        if (x.text_rows == 0) fail_at(p, "no text rows (every vision_mask entry is 1, or 'text' has no rows)");
+        if (x.text_rows == 0) {
+            fail_at(p, x.has_text_mask ? "no text rows (every text_mask entry is 0 where vision_mask is 0)"
+                                       : "no text rows (every vision_mask entry is 1, or 'text' has no rows)");
+        }
         x.tensors = file.tensors();
         for (auto& tv : x.tensors) tv.data = nullptr;
         for (const auto& name : x.rows) {

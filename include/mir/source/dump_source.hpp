@@ -78,7 +78,7 @@ public:
         const dump_file f = cache_.at(static_cast<std::size_t>(n)).reopen();
         try {
             if (f.layout() == dump_layout::per_sample) {
-                sink.begin_sample(vision_positions::from_mask(f.mask()));
+                sink.begin_sample(vision_positions::from_roles(f.roles(), f.has_text_mask()));
                 for (int k = 0; k < num_indices_; ++k) {
                     if (sink.wants(k)) f.visit_hidden_rows(k, [&](const auto& rows) { sink.push(k, rows); });
                 }

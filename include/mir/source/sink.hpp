@@ -14,6 +14,8 @@
 //     mir::hidden_state_sink sink(K + 1, d);
 //     for (sample : data) {
 //         sink.begin_sample(mir::vision_positions::from_mask(mask));
+//         // (or from_masks(vision, text) / from_ranges(vision, text, T):
+//         //  positions in neither set are ignored, SPEC §6)
 //         ... in the hook of layer k:  sink.push(k, output);       // [T, d] or [1, T, d]
 //         ... or in pieces:            sink.push(k, piece, first_token);
 //         sink.end_sample();                                       // every chosen layer arrived?
@@ -180,9 +182,9 @@ public:
                                                   " tokens)");
             }
         }
-        if (missing.empty() && pos_.given() && tokens >= 0 && pos_.end() > tokens) {
-            missing = "all (the vision ranges reach token " + std::to_string(pos_.end()) + " but the layers have " +
-                      std::to_string(tokens) + " tokens)";
+        if (missing.empty() && pos_.given() && tokens >= 0 && pos_.last_used() > tokens) {
+            missing = "all (the vision or text ranges reach token " + std::to_string(pos_.last_used()) +
+                      " but the layers have " + std::to_string(tokens) + " tokens)";
         }
         const index_t n = samples_++;
         if (!missing.empty()) {
