@@ -161,16 +161,16 @@ int run_synth(const synth_options& o) {
                     rows(massive_tok[static_cast<std::size_t>(m)], massive_dim[static_cast<std::size_t>(m)]) += 400.0 * growth;
                 }
             }
-            Eigen::MatrixXd prefix;
+            Eigen::MatrixXd bos_rows;
             if (pre > 0) {
-                prefix = growth * draw(text[static_cast<std::size_t>(k)], pre, 0.05, bos);
+                bos_rows = growth * draw(text[static_cast<std::size_t>(k)], pre, 0.05, bos);
                 if (k >= 1) {
-                    prefix.col(bos_dim[0]).array() += 2000.0 * growth;
-                    prefix.col(bos_dim[1]).array() -= 800.0 * growth;
+                    bos_rows.col(bos_dim[0]).array() += 2000.0 * growth;
+                    bos_rows.col(bos_dim[1]).array() -= 800.0 * growth;
                 }
             }
             for (long t = 0; t < all_tokens; ++t) {
-                const auto row = t < pre ? prefix.row(t) : rows.row(t - pre);
+                const auto row = t < pre ? bos_rows.row(t) : rows.row(t - pre);
                 for (long j = 0; j < d; ++j) {
                     switch (dt) {
                         case io::file_dtype::f16: append_as<mir::half>(hidden, row(j)); break;
