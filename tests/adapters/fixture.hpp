@@ -112,6 +112,21 @@ inline double max_rel_fid_diff(const mir::mir_result& a, const mir::mir_result& 
     return worst;
 }
 
+/// Largest per-layer FID difference relative to the size of the FID's terms
+/// (‖Δμ‖² + Tr Σv + Tr Σt): the rounding scale of a FID that is a small
+/// difference of large terms, where a difference relative to the FID itself
+/// measures cancellation, not agreement.
+inline double max_fid_diff_vs_terms(const mir::mir_result& a, const mir::mir_result& b) {
+    REQUIRE(a.layers.size() == b.layers.size());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < a.layers.size(); ++i) {
+        const auto& t = b.layers[i].terms;
+        const double scale = std::abs(t.mean_term) + std::abs(t.trace_1) + std::abs(t.trace_2);
+        worst = std::max(worst, std::abs(a.layers[i].fid - b.layers[i].fid) / scale);
+    }
+    return worst;
+}
+
 /// Whether every block fn sees points into [lo, hi) (in place) — checked by
 /// for_each_row_block on the adapted rows.
 template <class X>

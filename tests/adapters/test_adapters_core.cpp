@@ -208,7 +208,10 @@ TEST_CASE("row blocks: copies are cut into bounded blocks with the right values"
         b.begin_sample(mir::vision_positions::from_mask(mask));
         b.push(0, m);
         b.end_sample();
-        CHECK(mir_test::max_rel_fid_diff(b.finalize(), a.finalize()) <= 1e-12);
+        // FID here is 6e-5 of terms of order 1: compare on the terms' scale
+        // (measured 4e-16; relative to the FID itself the same rounding is
+        // 1.5e-11 under `none`, with OpenBLAS's own summation order per thread count).
+        CHECK(mir_test::max_fid_diff_vs_terms(b.finalize(), a.finalize()) <= 1e-14);
     }
 }
 

@@ -62,7 +62,7 @@ def test_golden_all_policies_and_sqrt():
         if "same_as" in exp:  # presplit / npz variants: see the next test
             exp = dict(expected[exp["same_as"]])
         for policy in ("replace-median", "drop", "none"):
-            for sq in ("exact", "reference-fast"):
+            for sq in ("exact",):  # reference-fast is bench-sqrt's only (tests/unit/test_golden.cpp checks it)
                 j = compute_json(os.path.join(GOLDEN, case), "--outliers", policy, "--sqrt", sq)
                 e = exp[f"{policy}/{sq}"]
                 assert [l["layer"] for l in j["layers"]] == exp["layers"], (case, j["layers"])
@@ -169,11 +169,39 @@ def test_threads_give_the_same_numbers():
     assert a == b
 
 
-def test_human_output_and_reference_fast_note():
-    p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "reference-fast")
-    assert "MIR = " in p.stdout and "official" in p.stdout and "not Fréchet distances" in p.stdout
+def test_human_output_and_official_fast_note():
+    p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "official-fast")
+    assert "MIR = " in p.stdout and "EMULATES the official" in p.stdout and "not Fréchet distances" in p.stdout
+    assert "official-fast emulation (not a square root)" in p.stdout and "trace_loop" in p.stdout
     p = run("compute", os.path.join(GOLDEN, "f16_small"))
     assert p.stdout.count("\n") >= 6 and "MIR = 0.576" in p.stdout, p.stdout
+    assert "EMULATES" not in p.stdout
+
+
+def test_reference_fast_is_refused_with_a_pointer_to_official_fast():
+    p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "reference-fast", ok=False)
+    assert "official-fast" in p.stderr and "removed" in p.stderr, p.stderr
+    assert "reference-fast" not in run("compute", "--help").stdout
+    assert "official-fast" in run("compute", "--help").stdout
+
+
+def test_official_fast_emulation_agrees_with_the_official_code():
+    """--sqrt official-fast against every official-fast value in golden/ (SPEC §3, docs/comparing.md):
+    MIR within 1e-3, each layer within 2e-3 of the case's FID sum."""
+    cases = [(c, e["official-fast"]) for c, e in json.load(open(os.path.join(GOLDEN, "expected.json"))).items()
+             if "official-fast" in e]
+    official = json.load(open(os.path.join(GOLDEN, "official", "expected.json")))
+    cases += [(os.path.join("official", c), e["official-fast"]) for c, e in official.items()]
+    assert len(cases) == 5
+    for case, want in cases:
+        j = compute_json(os.path.join(GOLDEN, case), "--sqrt", "official-fast")
+        assert j["sqrt"] == "official-fast" and "not a square root" in j["sqrt_emulation"]
+        assert abs(j["mir"] - want["mir"]) <= 1e-3, (case, j["mir"], want["mir"])
+        total = sum(want["per_layer"])
+        for l, w in zip(j["layers"], want["per_layer"], strict=True):
+            assert abs(l["fid"] - w) <= 2e-3 * total, (case, l["layer"], l["fid"], w)
+            assert l["sqrt_route"] == "official-fast-emulation"
+        assert "sqrt_emulation" not in compute_json(os.path.join(GOLDEN, case))
 
 
 def sha(path):

@@ -64,7 +64,8 @@ void check_known_roots(mir::sqrt_method m) {
 
 TEST_CASE("sqrt methods: names parse and print in sync", "[sqrt_methods]") {
     for (auto m : {mir::sqrt_method::exact, mir::sqrt_method::reference_fast, mir::sqrt_method::newton_schulz,
-                   mir::sqrt_method::denman_beavers, mir::sqrt_method::pade, mir::sqrt_method::taylor}) {
+                   mir::sqrt_method::denman_beavers, mir::sqrt_method::pade, mir::sqrt_method::taylor,
+                   mir::sqrt_method::official_fast}) {
         CHECK(mir::parse_sqrt_method(mir::to_string(m)) == m);
     }
     CHECK(mir::to_string(mir::sqrt_method::newton_schulz) == "newton-schulz");

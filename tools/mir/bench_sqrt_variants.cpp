@@ -2,8 +2,9 @@
 // method that is not approximate runs once as it is; each approximate one
 // runs in fp64 and, when it has fp32, in fp32, the iterative ones on both
 // forms (symmetric, product), the fixed-degree ones on the symmetric form.
-// Benchmark-only extras: the official loop run literally, and (--full) the
-// option studies of Newton–Schulz and Denman–Beavers.
+// Benchmark-only extras: the official loop run literally (which is what the
+// official-fast emulation runs, so that catalogue row is not repeated), and
+// (--full) the option studies of Newton–Schulz and Denman–Beavers.
 #include "bench_sqrt_detail.hpp"
 
 namespace mir::tool::sqrt_bench {
@@ -29,7 +30,7 @@ variant make(sqrt_method m, sqrt_form f, precision p, const std::string& extra =
 std::vector<variant> variants(bool full) {
     std::vector<variant> v;
     for (const auto& m : sqrt_catalogue) {
-        if (!m.approximate) v.push_back({std::string(m.name), sqrt_options(m.method), false});
+        if (!m.approximate && !m.emulation) v.push_back({std::string(m.name), sqrt_options(m.method), false});
     }
     v.push_back({"official-literal/fp32", sqrt_options(sqrt_method::reference_fast), true});
     for (auto p : {precision::fp64, precision::fp32}) {

@@ -24,7 +24,8 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 namespace {
 
 std::string describe_method(const compute_options& o) {
-    return std::string(to_string(o.sqrt.method)) + " square root, " + std::string(to_string(o.policy)) + " outliers, " +
+    const std::string sqrt = info(o.sqrt.method).emulation ? " emulation (not a square root), " : " square root, ";
+    return std::string(to_string(o.sqrt.method)) + sqrt + std::string(to_string(o.policy)) + " outliers, " +
            std::string(to_string(o.precision)) + " accumulation";
 }
 
@@ -35,16 +36,17 @@ bool converged(const layer_result& l) {
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
     std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files().size(), d.hidden_size(),
                 d.num_indices(), describe_method(o).c_str());
-    if (o.sqrt.method == sqrt_method::reference_fast) {
+    const bool emulation = o.sqrt.method == sqrt_method::official_fast;
+    if (emulation) {
         std::printf(
-            "note: --sqrt reference-fast reproduces the official default (\"fast\") mode in exact arithmetic: its\n"
-            "      square-root loop returns its input, so Tr(Sv St) stands where Tr (Sv St)^1/2 belongs. These are\n"
-            "      not Fréchet distances; use them only to compare with published numbers (SPEC §3).\n");
+            "note: --sqrt official-fast EMULATES the official default (\"fast\") mode: its float32 loop does not\n"
+            "      return a square root (about Tr(Sv St)/16 on real layers), so these are not Fréchet distances;\n"
+            "      use them only to compare with published MIR values (docs/comparing.md, SPEC §3).\n");
     }
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
-    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
-                "alpha", "fid", "mean_term", o.sqrt.method == sqrt_method::reference_fast ? "trace_prod" : "trace_sqrt",
-                iterative ? "  sqrt_status" : "");
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s
+", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
+                "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt", iterative ? "  sqrt_status" : "");
     for (const auto& l : r.layers) {
         std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g", l.layer, l.vision.rows, l.text.rows,
                     l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
@@ -64,6 +66,8 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     nlohmann::ordered_json j;
     j["mir"] = r.mir;
     j["sqrt"] = std::string(method.name);
+    if (method.emulation)
+        j["sqrt_emulation"] = "official fast mode (mir_util.MatrixSquareRoot in float32); not a square root";
     if (method.iterative) {
         j["sqrt_tol"] = o.sqrt.tol > 0 ? o.sqrt.tol : default_sqrt_tol<double>();
         j["sqrt_max_iter"] = o.sqrt.max_iter;
@@ -176,9 +180,13 @@ command register_compute(CLI::App& app) {
     add_threads_option(*c, s->o.threads);
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
     return {c, [s] {
-                s->o.policy = parse_outlier_policy(s->policy_name);
-                s->o.sqrt.method = parse_sqrt_method(s->sqrt_name);
-                s->o.precision = parse_precision(s->precision_name);
+                try {  // the names were checked by the parser; what is left (reference-fast) is a usage error
+                    s->o.policy = parse_outlier_policy(s->policy_name);
+                    s->o.sqrt.method = parse_compute_sqrt_method(s->sqrt_name);
+                    s->o.precision = parse_precision(s->precision_name);
+                } catch (const argument_error& e) {
+                    throw usage_error(e.message());
+                }
                 return run_compute(s->o);
             }};
 }

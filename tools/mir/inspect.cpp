@@ -31,7 +31,7 @@ void inspect_file(const std::filesystem::path& f, int& status) {
             "  layout: %s; %d hidden-state indices (K = %d), hidden size %td, %td vision + %td text rows per layer",
             std::string(to_string(d.layout())).c_str(), d.num_indices(), d.num_indices() - 1, d.hidden_size(),
             d.vision_rows(), d.text_rows());
-        if (d.has_text_mask()) std::printf(" (%td positions in neither: ignored)", d.ignored_rows());
+        if (d.has_text_mask()) std::printf("; %td ignored (in neither mask)", d.ignored_rows());
         std::printf("\n");
     } catch (const error& e) {
         std::printf("  layout: not a mir dump: %s\n", e.what());

@@ -1,6 +1,7 @@
 // mir/linalg/sqrt_methods.hpp — one interface to every way of obtaining
-// Tr (S1 S2)^{1/2}: the exact path, reference-fast, and the approximate
-// matrix square roots (Newton–Schulz, Denman–Beavers, Padé, Taylor).
+// Tr (S1 S2)^{1/2}: the exact path, reference-fast, the emulation of the
+// official fast mode (official-fast, mir/linalg/official_fast.hpp), and the
+// approximate matrix square roots (Newton–Schulz, Denman–Beavers, Padé, Taylor).
 //
 //   mir::sqrt_options o;  o.method = mir::sqrt_method::newton_schulz;
 //   mir::sqrt_result r = mir::trace_sqrt_with(S1, S2, o);  // value, iterations, residual, status
@@ -33,13 +34,14 @@
 
 #include "mir/backend/backend.hpp"
 #include "mir/error.hpp"
-#include "mir/precision.hpp"
 #include "mir/linalg/denman_beavers.hpp"
-#include "mir/linalg/newton_schulz.hpp"
-#include "mir/linalg/pade.hpp"
 #include "mir/linalg/matrix_sqrt.hpp"
+#include "mir/linalg/newton_schulz.hpp"
+#include "mir/linalg/official_fast.hpp"
+#include "mir/linalg/pade.hpp"
 #include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
+#include "mir/precision.hpp"
 
 namespace mir {
 
@@ -119,7 +121,9 @@ template <class Real>
     throw argument_error("approximate_sqrt: '" + std::string(to_string(o.method)) + "' is not an approximate method");
 }
 
-/// Tr (S1 S2)^{1/2} by the method of `o` (Tr(S1 S2) under reference-fast).
+/// Tr (S1 S2)^{1/2} by the method of `o` (Tr(S1 S2) under reference-fast;
+/// under official-fast the emulation's trace on S1, S2 as given — the
+/// official code runs it on α-scaled covariances, see official_fast_trace).
 /// Never throws for non-convergence: the status says how the method ended,
 /// and the value is always finite.
 [[nodiscard]] inline sqrt_result trace_sqrt_with(const Eigen::MatrixXd& s1, const Eigen::MatrixXd& s2,
@@ -135,6 +139,17 @@ template <class Real>
     if (o.method == sqrt_method::reference_fast) {
         out.value = trace_of_product(s1, s2);
         out.route = trace_sqrt_route::reference_fast;
+        return out;
+    }
+    if (o.method == sqrt_method::official_fast) {
+        detail::check_covariance(s1, "official_fast_trace: S1");
+        detail::check_covariance(s2, "official_fast_trace: S2");
+        if (s1.rows() != s2.rows()) throw shape_error("official_fast_trace: S1 and S2 differ in size");
+        const official_fast_result r = official_fast_trace(s1, s2);
+        out.value = std::isfinite(r.value) ? r.value : 0.0;
+        out.iterations = r.iterations;
+        out.status = std::isfinite(r.value) ? r.status : sqrt_status::breakdown;
+        out.route = trace_sqrt_route::official_fast;
         return out;
     }
     detail::check_covariance(s1, "trace_sqrt_product: S1");

@@ -30,18 +30,20 @@ namespace mir {
 
 /// Which route trace_sqrt_product took.
 enum class trace_sqrt_route {
-    empty,            ///< d = 0
-    small_side,       ///< n × n problem from a factor with n < d rows
-    cholesky,         ///< Cholesky of one side (positive definite)
-    eigen_fallback,   ///< both sides singular: eigendecomposition of one
-    reference_fast,   ///< not a square root: Tr(S1 S2) (sqrt_method::reference_fast)
-    symmetric_form,   ///< an approximate method on Rᵀ S_other R (mir/linalg/sqrt_methods.hpp)
-    product_form,     ///< an approximate method on the product S1 S2
+    empty,           ///< d = 0
+    small_side,      ///< n × n problem from a factor with n < d rows
+    cholesky,        ///< Cholesky of one side (positive definite)
+    eigen_fallback,  ///< both sides singular: eigendecomposition of one
+    reference_fast,  ///< not a square root: Tr(S1 S2) (sqrt_method::reference_fast)
+    symmetric_form,  ///< an approximate method on Rᵀ S_other R (mir/linalg/sqrt_methods.hpp)
+    product_form,    ///< an approximate method on the product S1 S2
+    official_fast,   ///< not a square root: the EMULATION of the official fast mode (mir/linalg/official_fast.hpp)
 };
 
 constexpr std::string_view to_string(trace_sqrt_route r) noexcept {
-    return detail::enum_name(r, std::array<std::string_view, 7>{"empty", "small-side", "cholesky", "eigen-fallback",
-                                                                 "reference-fast", "symmetric-form", "product-form"});
+    return detail::enum_name(r, std::array<std::string_view, 8>{"empty", "small-side", "cholesky", "eigen-fallback",
+                                                                "reference-fast", "symmetric-form", "product-form",
+                                                                "official-fast-emulation"});
 }
 
 /// How the exact route ended: a numerical status, as Eigen's ComputationInfo.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mir/error.hpp"
+#include "mir/linalg/official_fast.hpp"
 #include "mir/linalg/sqrt_methods.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
 #include "mir/stats/gaussian.hpp"
@@ -65,9 +66,13 @@ struct frechet_terms {
 
     /// The terms of the rows scaled by a factor whose square is s
     /// (FID(αX, αY) = α² FID(X, Y): s = α²). Tr(Σ₁Σ₂) of reference-fast is
-    /// quartic in the scale, so it takes s².
+    /// quartic in the scale, so it takes s²; so does the official-fast
+    /// emulation's trace (its loop is homogeneous of degree one in Σ₁Σ₂, up
+    /// to float32 rounding — compute_layer therefore runs it on the scaled
+    /// covariances instead, as the official code does; official_fast_terms).
     [[nodiscard]] frechet_terms scaled(double s) const noexcept {
-        const double st = route == trace_sqrt_route::reference_fast ? s * s : s;
+        const bool quartic = route == trace_sqrt_route::reference_fast || route == trace_sqrt_route::official_fast;
+        const double st = quartic ? s * s : s;
         frechet_terms t = *this;
         t.mean_term *= s;
         t.trace_1 *= s;
@@ -88,11 +93,39 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 }
 }  // namespace detail
 
+/// The terms under the EMULATION of the official fast mode (SPEC §3,
+/// mir/linalg/official_fast.hpp), already in the units of rows scaled by a
+/// factor whose square is `scale` (α² for the official text-centric scale):
+/// the covariances are scaled in fp64 and rounded to float32 before the
+/// float32 loop; the mean term and the traces are fp64. trace_sqrt holds the
+/// loop's trace — not a square root — and route is official_fast.
+[[nodiscard]] inline frechet_terms official_fast_terms(const gaussian_stats& a, const gaussian_stats& b,
+                                                       double scale = 1.0) {
+    detail::check_gaussian(a.mean, a.covariance, "the first set");
+    detail::check_gaussian(b.mean, b.covariance, "the second set");
+    if (a.dim() != b.dim()) {
+        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(a.dim()) + " vs " +
+                          std::to_string(b.dim()) + ")");
+    }
+    frechet_terms t;
+    t.mean_term = scale * (a.mean - b.mean).squaredNorm();
+    t.trace_1 = scale * a.covariance.trace();
+    t.trace_2 = scale * b.covariance.trace();
+    const official_fast_result r = official_fast_trace(a.covariance, b.covariance, scale);
+    const bool finite = std::isfinite(r.value);
+    t.trace_sqrt = finite ? r.value : 0.0;
+    t.route = trace_sqrt_route::official_fast;
+    t.sqrt_iterations = r.iterations;
+    t.sqrt_outcome = finite ? r.status : sqrt_status::breakdown;
+    return t;
+}
+
 /// All terms, from two Gaussian summaries. The exact method uses the
 /// small-side route when one side has a factor with fewer rows than d (the
 /// smaller one wins); the approximate methods work on the d × d covariances
 /// in the form the options say (mir/linalg/sqrt_methods.hpp). Under
-/// sqrt_method::reference_fast, trace_sqrt holds Tr(Σ₁Σ₂) instead.
+/// sqrt_method::reference_fast, trace_sqrt holds Tr(Σ₁Σ₂) instead; under
+/// sqrt_method::official_fast, official_fast_terms at scale 1.
 [[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b,
                                                           const sqrt_options& sqrt = {}) {
     const sqrt_method method = sqrt.method;
@@ -112,6 +145,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
         t.route = trace_sqrt_route::reference_fast;
         return t;
     }
+    if (method == sqrt_method::official_fast) return official_fast_terms(a, b);
     if (method != sqrt_method::exact) {
         const sqrt_result r = trace_sqrt_with(a.covariance, b.covariance, sqrt);
         t.trace_sqrt = r.value;

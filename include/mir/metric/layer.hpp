@@ -58,12 +58,19 @@ inline modality_summary summarize(const modality_stats& s) {
 }  // namespace detail
 
 /// One layer's result from its statistics (any of the pipelines of
-/// mir/stats/layer_statistics.hpp): the Fréchet terms, α-scaled.
+/// mir/stats/layer_statistics.hpp): the Fréchet terms, α-scaled. Under
+/// sqrt_method::official_fast (an emulation, not a Fréchet distance) the
+/// float32 loop runs on the α-scaled covariances, as the official code runs
+/// it on α-scaled rows: the seam where the emulation meets the statistics.
 [[nodiscard]] inline layer_result compute_layer(const layer_statistics& s, const sqrt_options& method = {}) {
     layer_result r;
     r.layer = s.layer;
     r.alpha = s.alpha;
-    r.terms = frechet_distance_terms(s.vision.gaussian, s.text.gaussian, method).scaled(s.alpha * s.alpha);
+    const double a2 = s.alpha * s.alpha;
+    r.terms = method.method == sqrt_method::official_fast
+                  ? official_fast_terms(s.vision.gaussian, s.text.gaussian, a2)
+                  : frechet_distance_terms(s.vision.gaussian, s.text.gaussian, method).scaled(a2);
+    r.terms.dim = s.vision.gaussian.dim();
     r.terms.epsilon = s.epsilon;
     const double value = r.terms.value();
     r.fid_bound = r.terms.rounding_bound();

@@ -183,8 +183,9 @@ public:
             }
         }
         if (missing.empty() && pos_.given() && tokens >= 0 && pos_.last_used() > tokens) {
-            missing = "all (the vision or text ranges reach token " + std::to_string(pos_.last_used()) +
-                      " but the layers have " + std::to_string(tokens) + " tokens)";
+            missing = std::string("all (the ") + (pos_.text_given() ? "vision or text" : "vision") +
+                      " ranges reach token " + std::to_string(pos_.last_used()) + " but the layers have " +
+                      std::to_string(tokens) + " tokens)";
         }
         const index_t n = samples_++;
         if (!missing.empty()) {
