@@ -44,8 +44,7 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
             "      use them only to compare with published MIR values (docs/comparing.md, SPEC §3).\n");
     }
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
-    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s
-", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
                 "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt", iterative ? "  sqrt_status" : "");
     for (const auto& l : r.layers) {
         std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g", l.layer, l.vision.rows, l.text.rows,
