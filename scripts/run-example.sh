@@ -4,7 +4,7 @@
 # program (the CMakePresets.json `release` preset, build/example) and runs
 #   mir compute examples/data --plot build/example/fid.svg
 # printing the per-layer table and MIR. Extra arguments go to `mir compute`
-# (e.g. --outliers drop, --sqrt reference-fast, --json -).
+# (e.g. --outliers drop, --sqrt official-fast, --json -).
 #
 # examples/data holds 8 synthetic samples (K = 6, d = 128, f16) written by
 #   mir synth examples/data --num-layers 6 --dim 128 --samples 8 \
