@@ -24,18 +24,9 @@ MIR = DATA = GOLDEN = None
 
 
 @pytest.fixture(scope="session", autouse=True)
-def program_paths(pytestconfig):
+def program_paths(mir_paths):  # conftest.py
     global MIR, DATA, GOLDEN
-    MIR, DATA = pytestconfig.getoption("mir"), pytestconfig.getoption("data")
-    if not MIR or not DATA:
-        pytest.exit("tests/program needs --mir MIR_BINARY and --data DATA_DIR", returncode=2)
-    GOLDEN = os.path.join(DATA, "golden")
-
-
-@pytest.fixture
-def tmp(tmp_path):
-    """A fresh scratch directory per test, as a string."""
-    return str(tmp_path)
+    MIR, DATA, GOLDEN = mir_paths
 
 
 def run(*args, ok=True):

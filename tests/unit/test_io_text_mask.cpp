@@ -69,7 +69,7 @@ std::vector<sample> make_samples() {
             for (int t = 0; t < x.tokens(); ++t) {
                 for (int j = 0; j < kDim; ++j) {
                     double v = n01(rng) + (t >= x.prefix && t < x.prefix + x.vision ? 1.5 + 0.3 * j : 0.0);
-                    if (t < x.prefix && j == 1) v += 3000.0;  // a massive activation
+                    if (t < x.prefix && j == 1) v += 3000.0;                // a massive activation
                     if (t == x.prefix + x.vision + 2 && j == 3) v += 40.0;  // an outlier text row
                     x.hidden[(static_cast<std::size_t>(k) * x.tokens() + t) * kDim + j] = v;
                 }
@@ -101,8 +101,9 @@ std::vector<std::uint8_t> text_mask(const sample& s) {
 /// (a) per-sample: hidden_states + vision_mask (+ text_mask when `with_text`).
 void write_per_sample(const fs::path& p, const sample& s, bool with_text) {
     const auto vm = vision_mask(s), tm = text_mask(s);
-    std::vector<mio::tensor_to_write> ts{{"hidden_states", mio::file_dtype::f64, {kIndices, s.tokens(), kDim}, as_bytes(s.hidden)},
-                                         {"vision_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(vm)}};
+    std::vector<mio::tensor_to_write> ts{
+        {"hidden_states", mio::file_dtype::f64, {kIndices, s.tokens(), kDim}, as_bytes(s.hidden)},
+        {"vision_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(vm)}};
     if (with_text) ts.push_back({"text_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(tm)});
     mio::write_safetensors(p, ts);
 }
@@ -155,7 +156,8 @@ TEST_CASE("token roles: vision, text, neither; a position in both is refused", "
     using R = mir::token_role;
     CHECK(r == std::vector<R>{R::ignored, R::vision, R::vision, R::text, R::ignored});
     // Without a text mask every non-vision position is text.
-    CHECK(mir::token_roles(std::span<const std::uint8_t>(v)) == std::vector<R>{R::text, R::vision, R::vision, R::text, R::text});
+    CHECK(mir::token_roles(std::span<const std::uint8_t>(v)) ==
+          std::vector<R>{R::text, R::vision, R::vision, R::text, R::text});
     const std::vector<std::uint8_t> both{0, 0, 1, 1, 0};
     CHECK_THROWS_MATCHES(mir::token_roles(std::span<const std::uint8_t>(v), std::span<const std::uint8_t>(both)),
                          mir::argument_error, what(Catch::Matchers::Contains("token position 2 is in both")));
@@ -170,20 +172,25 @@ TEST_CASE("vision_positions with text ranges: runs leave ignored positions out",
     CHECK(p.last_used() == 10);
     std::vector<std::tuple<mir::index_t, mir::index_t, bool>> runs;
     p.for_each_run(0, 12, [&](mir::index_t b, mir::index_t e, bool v) { runs.emplace_back(b, e, v); });
-    CHECK(runs == std::vector<std::tuple<mir::index_t, mir::index_t, bool>>{{2, 5, true}, {5, 8, false}, {9, 10, false}});
+    CHECK(runs ==
+          std::vector<std::tuple<mir::index_t, mir::index_t, bool>>{{2, 5, true}, {5, 8, false}, {9, 10, false}});
     runs.clear();
     p.for_each_run(4, 6, [&](mir::index_t b, mir::index_t e, bool v) { runs.emplace_back(b, e, v); });  // [4, 10)
-    CHECK(runs == std::vector<std::tuple<mir::index_t, mir::index_t, bool>>{{4, 5, true}, {5, 8, false}, {9, 10, false}});
+    CHECK(runs ==
+          std::vector<std::tuple<mir::index_t, mir::index_t, bool>>{{4, 5, true}, {5, 8, false}, {9, 10, false}});
     // The same from masks.
     const std::vector<std::uint8_t> vm{0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}, tm{0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0};
     const auto q = mir::vision_positions::from_masks(vm, tm);
     CHECK(q.ranges() == p.ranges());
     CHECK(q.text_ranges() == p.text_ranges());
-    CHECK_THROWS_MATCHES(mir::vision_positions::from_ranges({{2, 5}}, {{4, 8}}), mir::argument_error, what(Catch::Matchers::Contains("token position 4 is in both")));
-    CHECK_THROWS_MATCHES(mir::vision_positions::from_ranges({{0, 2}}, {{2, 30}}, 12), mir::argument_error, what(Catch::Matchers::Contains("text range 0 [2, 30) ends past")));
+    CHECK_THROWS_MATCHES(mir::vision_positions::from_ranges({{2, 5}}, {{4, 8}}), mir::argument_error,
+                         what(Catch::Matchers::Contains("token position 4 is in both")));
+    CHECK_THROWS_MATCHES(mir::vision_positions::from_ranges({{0, 2}}, {{2, 30}}, 12), mir::argument_error,
+                         what(Catch::Matchers::Contains("text range 0 [2, 30) ends past")));
 }
 
-TEST_CASE("text_mask dumps, pre-split dumps, the sink and the accumulator agree on the same rows", "[text_mask][dump]") {
+TEST_CASE("text_mask dumps, pre-split dumps, the sink and the accumulator agree on the same rows",
+          "[text_mask][dump]") {
     const auto samples = make_samples();
     temp_dir masked, split, all_text;
     for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -246,46 +253,57 @@ TEST_CASE("text_mask: malformed masks are named with the file and the rule", "[t
     temp_dir dir;
     const auto vm = vision_mask(s);
     auto write = [&](const fs::path& p, const std::vector<std::uint8_t>& tm, mio::file_dtype dt, std::int64_t n) {
-        mio::write_safetensors(p, {{"hidden_states", mio::file_dtype::f64, {kIndices, s.tokens(), kDim}, as_bytes(s.hidden)},
-                                   {"vision_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(vm)},
-                                   {"text_mask", dt, {n}, as_bytes(tm)}});
+        mio::write_safetensors(
+            p, {{"hidden_states", mio::file_dtype::f64, {kIndices, s.tokens(), kDim}, as_bytes(s.hidden)},
+                {"vision_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(vm)},
+                {"text_mask", dt, {n}, as_bytes(tm)}});
     };
     auto tm = text_mask(s);
     tm[static_cast<std::size_t>(s.prefix + 1)] = 1;  // a vision position marked text too
     write(dir / "both.safetensors", tm, mio::file_dtype::u8, s.tokens());
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "both.safetensors"), mir::error, what(Catch::Matchers::Contains("both.safetensors") &&
-                             Catch::Matchers::Contains("token position " + std::to_string(s.prefix + 1) + " is in both")));
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "both.safetensors"), mir::error,
+                         what(Catch::Matchers::Contains("both.safetensors") &&
+                              Catch::Matchers::Contains("token position " + std::to_string(s.prefix + 1) +
+                                                        " is in both")));
 
     std::vector<std::uint8_t> shorter(static_cast<std::size_t>(s.tokens() - 1), 0);
     write(dir / "short.safetensors", shorter, mio::file_dtype::u8, s.tokens() - 1);
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "short.safetensors"), mir::file_error, what(Catch::Matchers::Contains("tensor 'text_mask' has " + std::to_string(s.tokens() - 1) + " entries")));
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "short.safetensors"), mir::file_error,
+                         what(Catch::Matchers::Contains("tensor 'text_mask' has " + std::to_string(s.tokens() - 1) +
+                                                        " entries")));
 
     auto two = text_mask(s);
     two[0] = 2;
     write(dir / "two.safetensors", two, mio::file_dtype::u8, s.tokens());
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "two.safetensors"), mir::file_error, what(Catch::Matchers::Contains("text_mask[0] is 2; expected 0 or 1")));
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "two.safetensors"), mir::file_error,
+                         what(Catch::Matchers::Contains("text_mask[0] is 2; expected 0 or 1")));
 
     std::vector<std::uint8_t> none(static_cast<std::size_t>(s.tokens()), 0);
     write(dir / "none.safetensors", none, mio::file_dtype::u8, s.tokens());
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "none.safetensors"), mir::file_error, what(Catch::Matchers::Contains("no text rows (every text_mask entry is 0")));
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "none.safetensors"), mir::file_error,
+                         what(Catch::Matchers::Contains("no text rows (every text_mask entry is 0")));
 
     const std::vector<double> wide(static_cast<std::size_t>(s.tokens()), 1.0);
     mio::write_safetensors(dir / "f64.safetensors",
                            {{"hidden_states", mio::file_dtype::f64, {kIndices, s.tokens(), kDim}, as_bytes(s.hidden)},
                             {"vision_mask", mio::file_dtype::u8, {s.tokens()}, as_bytes(vm)},
                             {"text_mask", mio::file_dtype::f64, {s.tokens()}, as_bytes(wide)}});
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "f64.safetensors"), mir::file_error, what(Catch::Matchers::Contains("tensor 'text_mask' has dtype F64; expected BOOL or U8")));
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "f64.safetensors"), mir::file_error,
+                         what(Catch::Matchers::Contains("tensor 'text_mask' has dtype F64; expected BOOL or U8")));
 
     const std::vector<double> rows(static_cast<std::size_t>(kIndices * 2 * kDim), 0.5);
     const std::vector<std::uint8_t> mask2{1, 0};
-    mio::write_safetensors(dir / "split.safetensors", {{"vision", mio::file_dtype::f64, {kIndices, 2, kDim}, as_bytes(rows)},
-                                                       {"text", mio::file_dtype::f64, {kIndices, 2, kDim}, as_bytes(rows)},
-                                                       {"text_mask", mio::file_dtype::u8, {2}, as_bytes(mask2)}});
-    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "split.safetensors"), mir::file_error, what(Catch::Matchers::Contains("'text_mask' belongs to the per-sample layout")));
+    mio::write_safetensors(dir / "split.safetensors",
+                           {{"vision", mio::file_dtype::f64, {kIndices, 2, kDim}, as_bytes(rows)},
+                            {"text", mio::file_dtype::f64, {kIndices, 2, kDim}, as_bytes(rows)},
+                            {"text_mask", mio::file_dtype::u8, {2}, as_bytes(mask2)}});
+    CHECK_THROWS_MATCHES(mir::dump_file::open(dir / "split.safetensors"), mir::file_error,
+                         what(Catch::Matchers::Contains("'text_mask' belongs to the per-sample layout")));
 
     // The accumulator's two-mask add names the position and the layer.
     mir::mir_accumulator acc(kIndices, kDim);
     const mir::row_view<double> r{s.row(1, 0), s.tokens(), kDim, kDim};
     CHECK_THROWS_MATCHES(acc.add(1, r, std::span<const std::uint8_t>(vm), std::span<const std::uint8_t>(tm)),
-                         mir::argument_error, what(Catch::Matchers::Contains("layer 1") && Catch::Matchers::Contains("is in both")));
+                         mir::argument_error,
+                         what(Catch::Matchers::Contains("layer 1") && Catch::Matchers::Contains("is in both")));
 }

@@ -131,7 +131,8 @@ public:
         for_each_role_run(std::span<const token_role>(roles), [&](index_t b, index_t e, token_role r) {
             if (r == token_role::ignored) return;
             const bool vision = r == token_role::vision;
-            (vision ? l.vision : l.text).add(rows.middle_rows(b, e - b), row_context{layer, vision ? "vision" : "text", 0});
+            (vision ? l.vision : l.text)
+                .add(rows.middle_rows(b, e - b), row_context{layer, vision ? "vision" : "text", 0});
         });
     }
 

@@ -93,6 +93,25 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 }
 }  // namespace detail
 
+namespace detail {
+/// Both summaries checked (finite, matching dimensions) and the terms that
+/// need no square root: dim, mean term and traces, times `scale`.
+[[nodiscard]] inline frechet_terms moment_terms(const gaussian_stats& a, const gaussian_stats& b, double scale = 1.0) {
+    check_gaussian(a.mean, a.covariance, "the first set");
+    check_gaussian(b.mean, b.covariance, "the second set");
+    if (a.dim() != b.dim()) {
+        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(a.dim()) + " vs " +
+                          std::to_string(b.dim()) + ")");
+    }
+    frechet_terms t;
+    t.dim = a.dim();
+    t.mean_term = scale * (a.mean - b.mean).squaredNorm();
+    t.trace_1 = scale * a.covariance.trace();
+    t.trace_2 = scale * b.covariance.trace();
+    return t;
+}
+}  // namespace detail
+
 /// The terms under the EMULATION of the official fast mode (SPEC §3,
 /// mir/linalg/official_fast.hpp), already in the units of rows scaled by a
 /// factor whose square is `scale` (α² for the official text-centric scale):
@@ -101,16 +120,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 /// loop's trace — not a square root — and route is official_fast.
 [[nodiscard]] inline frechet_terms official_fast_terms(const gaussian_stats& a, const gaussian_stats& b,
                                                        double scale = 1.0) {
-    detail::check_gaussian(a.mean, a.covariance, "the first set");
-    detail::check_gaussian(b.mean, b.covariance, "the second set");
-    if (a.dim() != b.dim()) {
-        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(a.dim()) + " vs " +
-                          std::to_string(b.dim()) + ")");
-    }
-    frechet_terms t;
-    t.mean_term = scale * (a.mean - b.mean).squaredNorm();
-    t.trace_1 = scale * a.covariance.trace();
-    t.trace_2 = scale * b.covariance.trace();
+    frechet_terms t = detail::moment_terms(a, b, scale);
     const official_fast_result r = official_fast_trace(a.covariance, b.covariance, scale);
     const bool finite = std::isfinite(r.value);
     t.trace_sqrt = finite ? r.value : 0.0;
@@ -129,17 +139,7 @@ inline void check_gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& s, 
 [[nodiscard]] inline frechet_terms frechet_distance_terms(const gaussian_stats& a, const gaussian_stats& b,
                                                           const sqrt_options& sqrt = {}) {
     const sqrt_method method = sqrt.method;
-    detail::check_gaussian(a.mean, a.covariance, "the first set");
-    detail::check_gaussian(b.mean, b.covariance, "the second set");
-    if (a.dim() != b.dim()) {
-        throw shape_error("frechet_distance: dimensions differ (" + std::to_string(a.dim()) + " vs " +
-                          std::to_string(b.dim()) + ")");
-    }
-    frechet_terms t;
-    t.dim = a.dim();
-    t.mean_term = (a.mean - b.mean).squaredNorm();
-    t.trace_1 = a.covariance.trace();
-    t.trace_2 = b.covariance.trace();
+    frechet_terms t = detail::moment_terms(a, b);
     if (method == sqrt_method::reference_fast) {
         t.trace_sqrt = trace_of_product(a.covariance, b.covariance);
         t.route = trace_sqrt_route::reference_fast;

@@ -373,8 +373,9 @@ private:
             x.text_rows = static_cast<index_t>(t->shape[1]);
             x.rows = {"vision", "text"};
             if (file.find("text_mask")) {
-                fail_at(p, "tensor 'text_mask' belongs to the per-sample layout (hidden_states + vision_mask); a "
-                           "pre-split file's 'text' holds the text rows already");
+                fail_at(p,
+                        "tensor 'text_mask' belongs to the per-sample layout (hidden_states + vision_mask); a "
+                        "pre-split file's 'text' holds the text rows already");
             }
         }
         if (x.vision_rows == 0) fail_at(p, "no vision rows (every vision_mask entry is 0, or 'vision' has no rows)");

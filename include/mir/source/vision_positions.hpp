@@ -156,7 +156,8 @@ public:
     void for_each_run(index_t first, index_t count, Fn&& fn) const {
         const index_t last = first + count;
         auto from = [first](const std::vector<range>& rs) {
-            return std::upper_bound(rs.begin(), rs.end(), first, [](index_t pos, const range& r) { return pos < r.second; });
+            return std::upper_bound(rs.begin(), rs.end(), first,
+                                    [](index_t pos, const range& r) { return pos < r.second; });
         };
         if (text_given_) {
             // Both sets listed: merge the two sorted range lists, clipped.
@@ -193,7 +194,8 @@ private:
             const auto [b, e] = ranges[i];
             const std::string where = std::string(set) + " range " + std::to_string(i) + " [" + std::to_string(b) +
                                       ", " + std::to_string(e) + ")";
-            if (b < 0 || e < b) throw argument_error(where + " is not a range of token positions (need 0 <= begin <= end)");
+            if (b < 0 || e < b)
+                throw argument_error(where + " is not a range of token positions (need 0 <= begin <= end)");
             if (b < last_end) throw argument_error(where + " overlaps or precedes the previous one (sort them)");
             if (tokens >= 0 && e > tokens) {
                 throw argument_error(where + " ends past the sample's " + std::to_string(tokens) + " tokens");
