@@ -6,6 +6,8 @@
 #pragma once
 
 #include <mir/element.hpp>
+#include <mir/metric/layer.hpp>
+#include <mir/metric/mir.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -126,6 +128,26 @@ dump<T> read_dump(const std::string& name) {
         out.samples.push_back(std::move(s));
     }
     return out;
+}
+
+/// MIR of a golden dump through the per-layer API: compute_layer on each
+/// chosen layer's rows, then aggregate.
+template <class T>
+mir::mir_result per_layer_api(const dump<T>& g, const std::vector<int>& layers, mir::outlier_policy p,
+                              mir::sqrt_method sq = mir::sqrt_method::exact) {
+    std::vector<mir::layer_result> out;
+    for (int k : layers) {
+        mir::index_t nv = 0, nt = 0;
+        const auto v = g.rows(k, true, nv);
+        const auto t = g.rows(k, false, nt);
+        mir::layer_options opt;
+        opt.policy = p;
+        opt.sqrt = sq;
+        opt.layer = k;
+        out.push_back(
+            mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
+    }
+    return mir::aggregate(std::move(out));
 }
 
 }  // namespace mir_test

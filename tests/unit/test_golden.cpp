@@ -14,22 +14,7 @@ namespace {
 
 using mir_test::dump;
 
-template <class T>
-mir::mir_result per_layer_api(const dump<T>& g, const std::vector<int>& layers, mir::outlier_policy p,
-                              mir::sqrt_method sq = mir::sqrt_method::exact) {
-    std::vector<mir::layer_result> out;
-    for (int k : layers) {
-        mir::index_t nv = 0, nt = 0;
-        const auto v = g.rows(k, true, nv);
-        const auto t = g.rows(k, false, nt);
-        mir::layer_options opt;
-        opt.policy = p;
-        opt.sqrt = sq;
-        opt.layer = k;
-        out.push_back(mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
-    }
-    return mir::aggregate(std::move(out));
-}
+using mir_test::per_layer_api;
 
 template <class T>
 mir::mir_result streamed(const dump<T>& g, mir::outlier_policy p, mir::median_mode mm = mir::median_mode::keep_rows) {

@@ -22,21 +22,10 @@ namespace {
 
 using mir_test::dump;
 
+/// MIR through the per-layer API under the official 3σ rule (replace-median).
 template <class T>
 mir::mir_result per_layer(const dump<T>& g, const std::vector<int>& layers, mir::sqrt_method sq) {
-    std::vector<mir::layer_result> out;
-    for (int k : layers) {
-        mir::index_t nv = 0, nt = 0;
-        const auto v = g.rows(k, true, nv);
-        const auto t = g.rows(k, false, nt);
-        mir::layer_options opt;
-        opt.policy = mir::outlier_policy::replace_median;  // the official rule
-        opt.sqrt = sq;
-        opt.layer = k;
-        out.push_back(
-            mir::compute_layer(mir::row_view<T>(v.data(), nv, g.d), mir::row_view<T>(t.data(), nt, g.d), opt));
-    }
-    return mir::aggregate(std::move(out));
+    return mir_test::per_layer_api(g, layers, mir::outlier_policy::replace_median, sq);
 }
 
 /// The worst differences of one file against its official-fast values.
