@@ -161,6 +161,54 @@ TEST_CASE("safetensors: duplicate keys are found anywhere in a large header", "[
         st_image(R"({"__metadata__":{"shape":"1"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "x"), "ok"));
 }
 
+TEST_CASE("safetensors: the header is parsed whole before its entries are judged", "[io][safetensors]") {
+    // A JSON syntax error after a broken entry: the header is not JSON, and
+    // that is what is reported (entries are checked as they end, but their
+    // first problem is reported only once the whole header parsed).
+    expect_invalid(st_image(R"({"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]},"b":})", "x"),
+                   "late_syntax.safetensors", {"header is not valid JSON"});
+    // Among broken entries, the first in the file is named (not the first by name).
+    expect_invalid(
+        st_image(
+            R"({"b":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"R8","shape":[1],"data_offsets":[1,2]}})",
+            "xy"),
+        "two_bad.safetensors", {"tensor 'b': unknown dtype 'Q8'"});
+    // A duplicate metadata key whose first value was not a string is still a duplicate.
+    expect_invalid(st_image(R"({"__metadata__":{"k":1,"k":"2"}})"), "dup_meta_nonstring.safetensors",
+                   {"duplicate key 'k' in __metadata__"});
+    // Unknown keys holding nested values: the first one is named, nothing else read.
+    expect_invalid(st_image(R"({"a":{"dtype":"U8","zz":{"p":[1,{"q":2}]},"shape":[1],"data_offsets":[0,1],"yy":3}})",
+                            "x"),
+                   "nested_unknown.safetensors", {"tensor 'a': unknown key 'zz'"});
+    // "-0" is the integer 0 (as the reference reads it), in shapes and offsets.
+    auto z = mio::safetensors_file::from_bytes(st_image(R"({"a":{"dtype":"U8","shape":[-0],"data_offsets":[-0,0]}})"),
+                                               "z");
+    REQUIRE(z.tensors().size() == 1);
+    CHECK(z.tensors()[0].shape == std::vector<std::int64_t>{0});
+}
+
+TEST_CASE("safetensors: lookup by name after sorting by offset", "[io][safetensors]") {
+    // Listed in the header in the reverse of their data order, with the
+    // metadata between them: find() must still return each one's own data.
+    const std::string h =
+        R"({"c":{"dtype":"U8","shape":[1],"data_offsets":[2,3]},"__metadata__":{"m":"v"},)"
+        R"("b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})";
+    const auto bytes = st_image(h, "ABC");
+    auto f = mio::safetensors_file::from_bytes(bytes, "order");
+    REQUIRE(f.tensors().size() == 3);
+    CHECK(f.tensors()[0].name == "a");
+    CHECK(f.tensors()[2].name == "c");
+    for (const auto& [name, byte] : {std::pair{"a", 'A'}, {"b", 'B'}, {"c", 'C'}}) {
+        const mio::tensor_view* t = f.find(name);
+        REQUIRE(t != nullptr);
+        CHECK(t->name == name);
+        CHECK(static_cast<char>(*t->data) == byte);
+    }
+    CHECK(f.find("__metadata__") == nullptr);
+    CHECK(f.find("d") == nullptr);
+    CHECK(f.metadata().at("m") == "v");
+}
+
 TEST_CASE("safetensors: only spaces may follow the header object", "[io][safetensors]") {
     const std::string obj = one_u8;
     // NUL ends the input for the JSON lexer: refused wherever it is.

@@ -29,18 +29,21 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
-#include <atomic>
 #include <map>
 #include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -59,17 +62,6 @@ inline constexpr int safetensors_max_json_depth = 8;
 
 namespace detail {
 
-inline bool is_nonnegative_integer(const nlohmann::json& j) noexcept {
-    if (j.is_number_unsigned()) return true;
-    return j.is_number_integer() && j.get<std::int64_t>() >= 0;  // "-0"
-}
-
-inline std::string json_kind(const nlohmann::json& j) {
-    if (j.is_number_float()) return "a non-integer number";
-    if (j.is_number_integer() && !j.is_number_unsigned()) return "a negative number";
-    return std::string("a") + (j.is_object() || j.is_array() ? "n " : " ") + j.type_name();
-}
-
 /// Known safetensors dtypes this library does not read.
 inline bool is_other_safetensors_dtype(std::string_view s) noexcept {
     static constexpr std::string_view others[] = {
@@ -78,59 +70,144 @@ inline bool is_other_safetensors_dtype(std::string_view s) noexcept {
     return std::find(std::begin(others), std::end(others), s) != std::end(others);
 }
 
-/// A SAX handler that builds the header's DOM in one pass and rejects
-/// duplicate keys and deep nesting as it goes. (nlohmann keeps the last of
-/// duplicate keys silently, and its callback parser rescans the parent at
-/// every object end, O(n^2) in the number of tensors; a key here is one
-/// std::map lookup, O(n log n) for the header.)
-class header_dom_builder {
+/// A transparent string hash: lookups by std::string_view without a copy.
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+/// How a JSON value is named in messages ("a string", "a negative number").
+inline constexpr const char* kind_null = "a null";
+inline constexpr const char* kind_boolean = "a boolean";
+inline constexpr const char* kind_number = "a number";
+inline constexpr const char* kind_negative = "a negative number";
+inline constexpr const char* kind_float = "a non-integer number";
+inline constexpr const char* kind_string = "a string";
+inline constexpr const char* kind_object = "an object";
+inline constexpr const char* kind_array = "an array";
+
+/// A validated tensor entry of a safetensors header.
+struct header_entry {
+    std::size_t position = 0;  // in the header (file order)
+    std::string name;
+    file_dtype dtype = file_dtype::u8;
+    std::vector<std::int64_t> shape;
+    std::uint64_t begin = 0, end = 0;
+};
+
+/// A SAX handler that parses a safetensors header straight into its table
+/// of entries, in one pass, without building a JSON document (the DOM it
+/// replaces spent most of its time allocating and freeing nodes: 1.9 s for
+/// 300k tensors). Duplicate keys, which nlohmann would keep silently, are
+/// found with one hash lookup each; nesting is limited as it goes. Each
+/// entry is checked when its value ends; the first broken rule is kept and
+/// reported only after the whole header parsed (failed()), so that a JSON
+/// syntax error anywhere is reported before any rule about the entries.
+class header_table_builder {
 public:
     using json = nlohmann::json;
+    /// Tensor name -> position in entries() (file order); it also holds
+    /// "__metadata__" when present.
+    using index_map = std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>>;
 
-    header_dom_builder(json& root, std::string_view header, const std::string& file)
-        : root_(root), header_(header), file_(file) {}
+    header_table_builder(std::string_view header, const std::string& file) : header_(header), file_(file) {
+        // An entry takes at least ~60 header bytes: size the index once
+        // (bounded, for a header that is mostly metadata).
+        index_.reserve(std::min<std::size_t>(header.size() / 60, std::size_t{1} << 20));
+    }
 
-    bool null() { return put(nullptr); }
-    bool boolean(bool v) { return put(v); }
-    bool number_integer(json::number_integer_t v) { return put(v); }
-    bool number_unsigned(json::number_unsigned_t v) { return put(v); }
-    bool number_float(json::number_float_t v, const json::string_t& /*text*/) { return put(v); }
-    bool string(json::string_t& v) { return put(std::move(v)); }
-    bool binary(json::binary_t& v) { return put(std::move(v)); }
+    /// The tensor entries in file order; their index; "__metadata__"; the
+    /// first rule an entry broke ("" if none), in file order.
+    [[nodiscard]] std::vector<header_entry>& entries() noexcept { return entries_; }
+    [[nodiscard]] index_map& index() noexcept { return index_; }
+    [[nodiscard]] std::map<std::string, std::string>& metadata() noexcept { return metadata_; }
+    [[nodiscard]] const std::string& failed() const noexcept { return error_; }
+
+    bool null() { return scalar(kind_null); }
+    bool boolean(bool /*v*/) { return scalar(kind_boolean); }
+    bool number_unsigned(json::number_unsigned_t v) { return number(kind_number, v); }
+    // nlohmann calls this for negative integers only, and for "-0" (which
+    // the reference accepts as 0).
+    bool number_integer(json::number_integer_t v) { return v == 0 ? number(kind_negative, 0) : scalar(kind_negative); }
+    bool number_float(json::number_float_t /*v*/, const json::string_t& /*text*/) { return scalar(kind_float); }
+    bool binary(json::binary_t& /*v*/) { return scalar("a binary value"); }
+    bool string(json::string_t& v) {
+        const role r = next_role();
+        if (r == role::dtype) {
+            cur_.dtype = v;  // copies: the lexer keeps its buffer's capacity
+            cur_.dtype_kind = nullptr;
+        } else if (r == role::metadata_value) {
+            metadata_.emplace(key_, v);
+        } else {
+            mark(r, kind_string);
+        }
+        return after_value(r);
+    }
 
     bool start_object(std::size_t /*size*/) {
         nest();
-        json* j = slot(json::object());
-        objects_.push_back(objects_.empty() ? std::string() : last_key_);
-        stack_.push_back(j);
-        return true;
-    }
-    bool key(json::string_t& k) {
-        auto& obj = stack_.back()->get_ref<json::object_t&>();
-        auto [it, inserted] = obj.try_emplace(k);
-        if (!inserted) {
-            const std::string where = objects_.size() == 1 ? "at the top level of the header"
-                                      : objects_.size() == 2 && objects_.back() == "__metadata__"
-                                          ? "in __metadata__"
-                                      : objects_.size() == 2
-                                          ? "in the entry of tensor '" + printable(objects_.back()) + "'"
-                                          : "in the header";
-            throw file_error(file_ + ": invalid safetensors file: duplicate key '" + printable(k) + "' " + where);
+        const role r = next_role();
+        if (r == role::root) {
+            frames_.push_back({frame::root});
+        } else if (r == role::entry && cur_.is_metadata) {
+            frames_.push_back({frame::metadata});
+        } else if (r == role::entry) {
+            frames_.push_back({frame::entry});
+        } else {
+            mark(r, kind_object);
+            frames_.push_back({frame::skip_object});
         }
-        key_slot_ = &it->second;
-        last_key_ = std::move(k);
         return true;
-    }
-    bool end_object() {
-        objects_.pop_back();
-        return leave();
     }
     bool start_array(std::size_t /*size*/) {
         nest();
-        stack_.push_back(slot(json::array()));
+        const role r = next_role();
+        if (r == role::shape) {
+            cur_.shape_kind = nullptr;
+            frames_.push_back({frame::shape});
+        } else if (r == role::offsets) {
+            frames_.push_back({frame::offsets});
+        } else {
+            mark(r, kind_array);
+            frames_.push_back({frame::skip_array});
+        }
         return true;
     }
+    bool end_object() { return leave(); }
     bool end_array() { return leave(); }
+
+    bool key(json::string_t& k) {
+        frame& f = frames_.back();
+        switch (f.what) {
+            case frame::root:
+                start_entry(k);
+                f.value = role::entry;
+                break;
+            case frame::entry: {
+                const unsigned bit = k == "dtype" ? 1u : k == "shape" ? 2u : k == "data_offsets" ? 4u : 0u;
+                const bool again = bit != 0 ? (cur_.seen & bit) != 0 : !f.keys.insert(k).second;
+                if (again) duplicate(k, "in the entry of tensor '" + printable(cur_.name) + "'");
+                cur_.seen |= bit;
+                if (bit == 0 && !cur_.has_unknown_key) {
+                    cur_.has_unknown_key = true;
+                    cur_.unknown_key = k;
+                }
+                f.value = bit == 1 ? role::dtype : bit == 2 ? role::shape : bit == 4 ? role::offsets : role::ignored;
+                break;
+            }
+            case frame::metadata:
+                if (!f.keys.insert(k).second) duplicate(k, "in __metadata__");
+                key_ = k;
+                f.value = role::metadata_value;
+                break;
+            default:  // an object nobody reads: duplicates are still refused
+                if (!f.keys.insert(k).second) duplicate(k, "in the header");
+                f.value = role::ignored;
+                break;
+        }
+        return true;
+    }
+
     bool parse_error(std::size_t position, const std::string& /*token*/, const json::exception& e) {
         if (done_) {
             // position is just past the lexer's last byte, inside the token
@@ -146,6 +223,197 @@ public:
     }
 
 private:
+    /// What the next value is to the table.
+    enum class role : unsigned char { root, entry, metadata_value, dtype, shape, offsets, dimension, offset, ignored };
+    struct frame {
+        enum kind : unsigned char { root, metadata, entry, shape, offsets, skip_object, skip_array } what;
+        role value = role::ignored;              // of an object: the role of the value after the last key
+        std::unordered_set<std::string> keys{};  // keys seen (only for keys no table holds)
+    };
+    /// The top-level entry being parsed: what each field held, or the kind
+    /// of JSON value it was instead (nullptr = as expected). Reused from
+    /// entry to entry (its buffers keep their capacity).
+    struct raw_entry {
+        std::string name;
+        bool is_metadata = false;
+        const char* kind = kind_object;  // the entry's own value
+        unsigned seen = 0;               // a bit per field: 1 dtype, 2 shape, 4 data_offsets
+        bool has_unknown_key = false;
+        std::string unknown_key;  // the first key that is none of the three
+        std::string dtype;
+        const char* dtype_kind = nullptr;
+        std::vector<std::int64_t> shape;
+        const char* shape_kind = nullptr;
+        std::string shape_error;  // the first dimension that is not one
+        std::uint64_t offsets[2] = {0, 0};
+        int offsets_count = 0;
+        bool offsets_ok = true;      // an array of non-negative integers
+        std::string metadata_error;  // the first value that is not a string
+    };
+
+    void start_entry(const std::string& k) {
+        auto [it, inserted] = index_.try_emplace(k, entries_.size());
+        if (!inserted) duplicate(k, "at the top level of the header");
+        cur_.name = k;
+        cur_.is_metadata = k == "__metadata__";
+        cur_.kind = kind_object;
+        cur_.seen = 0;
+        cur_.has_unknown_key = false;
+        cur_.dtype.clear();
+        cur_.dtype_kind = kind_null;  // until a string arrives
+        cur_.shape.clear();
+        cur_.shape_kind = kind_null;
+        cur_.shape_error.clear();
+        cur_.offsets_count = 0;
+        cur_.offsets_ok = true;
+        cur_.metadata_error.clear();
+    }
+
+    /// The entry's value ended: validate it, keep it or its first problem.
+    void finish_entry() {
+        if (!error_.empty()) return;  // only the first problem is reported
+        if (cur_.is_metadata) {
+            if (cur_.kind != kind_object) {
+                error_ = std::string("__metadata__ is ") + cur_.kind + ", not an object of strings";
+            } else {
+                error_ = cur_.metadata_error;
+            }
+            return;
+        }
+        auto tname = [&] { return "tensor '" + printable(cur_.name) + "'"; };  // built only for a message
+        if (cur_.kind != kind_object) {
+            error_ = tname() + ": entry is " + cur_.kind + ", not an object";
+            return;
+        }
+        if (cur_.has_unknown_key) {
+            error_ = tname() + ": unknown key '" + printable(cur_.unknown_key) +
+                     "' in its entry (expected exactly dtype, shape, data_offsets)";
+            return;
+        }
+        for (const auto& [bit, required] : {std::pair{1u, "dtype"}, {2u, "shape"}, {4u, "data_offsets"}}) {
+            if ((cur_.seen & bit) == 0) {
+                error_ = tname() + ": entry has no '" + required + "' (expected exactly dtype, shape, data_offsets)";
+                return;
+            }
+        }
+        header_entry e;
+        // dtype
+        if (cur_.dtype_kind != nullptr) {
+            error_ = tname() + ": dtype is " + cur_.dtype_kind + ", not a string";
+            return;
+        }
+        if (auto t = parse_file_dtype(cur_.dtype)) {
+            e.dtype = *t;
+        } else if (is_other_safetensors_dtype(cur_.dtype)) {
+            error_ = tname() + ": unsupported dtype " + cur_.dtype + " (supported: F16, BF16, F32, F64, BOOL, U8)";
+            return;
+        } else {
+            error_ = tname() + ": unknown dtype '" + printable(cur_.dtype) +
+                     "' (supported: F16, BF16, F32, F64, BOOL, U8)";
+            return;
+        }
+        // shape
+        if (cur_.shape_kind != nullptr) {
+            error_ = tname() + ": shape is " + cur_.shape_kind + ", not an array";
+            return;
+        }
+        if (!cur_.shape_error.empty()) {
+            error_ = tname() + ": " + cur_.shape_error;
+            return;
+        }
+        // data_offsets
+        if (!cur_.offsets_ok || cur_.offsets_count != 2) {
+            error_ = tname() + ": data_offsets is not an array of two non-negative integers [begin, end]";
+            return;
+        }
+        e.begin = cur_.offsets[0];
+        e.end = cur_.offsets[1];
+        const std::string offsets = "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+        if (e.end < e.begin) {
+            error_ = tname() + ": " + offsets + " end before they begin";
+            return;
+        }
+        // dtype x shape = byte length
+        auto numel = checked_numel(cur_.shape);
+        std::uint64_t need = 0;
+        if (!numel || !checked_mul(static_cast<std::uint64_t>(*numel), size_of(e.dtype), need)) {
+            error_ = tname() + ": the byte size of shape " + shape_string(cur_.shape) + " x " +
+                     std::string(to_string(e.dtype)) + " overflows";
+            return;
+        }
+        if (need != e.end - e.begin) {
+            error_ = tname() + ": " + offsets + " span " + std::to_string(e.end - e.begin) + " bytes, but dtype " +
+                     std::string(to_string(e.dtype)) + " x shape " + shape_string(cur_.shape) + " is " +
+                     std::to_string(need) + " bytes";
+            return;
+        }
+        e.position = entries_.size();
+        e.name = cur_.name;
+        e.shape = cur_.shape;
+        entries_.push_back(std::move(e));
+    }
+
+    [[nodiscard]] role next_role() const noexcept {
+        if (frames_.empty()) return role::root;
+        const frame& f = frames_.back();
+        switch (f.what) {
+            case frame::shape: return role::dimension;
+            case frame::offsets: return role::offset;
+            case frame::skip_array: return role::ignored;
+            default: return f.value;
+        }
+    }
+
+    /// A value of kind `kind` where role `r` expected something else.
+    void mark(role r, const char* kind) {
+        switch (r) {
+            case role::entry: cur_.kind = kind; break;
+            case role::dtype: cur_.dtype_kind = kind; break;
+            case role::shape: cur_.shape_kind = kind; break;
+            case role::offsets:
+            case role::offset: cur_.offsets_ok = false; break;
+            case role::dimension:
+                if (cur_.shape_error.empty()) {
+                    cur_.shape_error = std::string("shape holds ") + kind + " (dimensions are non-negative integers)";
+                }
+                break;
+            case role::metadata_value:
+                if (cur_.metadata_error.empty()) {
+                    cur_.metadata_error = "__metadata__ value of '" + printable(key_) + "' is " + kind +
+                                          ", not a string";
+                }
+                break;
+            default: break;  // root: the header begins with '{', checked before parsing
+        }
+    }
+    bool scalar(const char* kind) {
+        const role r = next_role();
+        mark(r, kind);
+        return after_value(r);
+    }
+    /// A non-negative integer (`kind` names it where none is wanted).
+    bool number(const char* kind, std::uint64_t v) {
+        const role r = next_role();
+        if (r == role::dimension) {
+            if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                if (cur_.shape_error.empty())
+                    cur_.shape_error = "shape dimension " + std::to_string(v) + " is too large";
+            } else {
+                cur_.shape.push_back(static_cast<std::int64_t>(v));
+            }
+        } else if (r == role::offset) {
+            if (cur_.offsets_count < 2) cur_.offsets[cur_.offsets_count] = v;
+            ++cur_.offsets_count;
+        } else {
+            mark(r, kind);
+        }
+        return after_value(r);
+    }
+    /// A scalar value ended; one at the top level ends its entry.
+    bool after_value(role r) {
+        if (r == role::entry) finish_entry();
+        return true;
+    }
     void nest() {
         if (++nesting_ > safetensors_max_json_depth) {
             throw file_error(file_ + ": invalid safetensors file: header JSON is nested more than " +
@@ -153,42 +421,28 @@ private:
         }
     }
     bool leave() {
-        stack_.pop_back();
+        frames_.pop_back();
         --nesting_;
-        if (stack_.empty()) done_ = true;
+        if (frames_.empty()) {
+            done_ = true;
+        } else if (frames_.size() == 1) {  // the value of a top-level key ended
+            finish_entry();
+        }
         return true;
     }
-    /// Where the next value goes: the root, the end of the open array, or
-    /// the slot of the last key. Pointers into the DOM stay valid: an
-    /// ancestor array grows only after its open child is closed.
-    json* slot(json&& v) {
-        if (stack_.empty()) {
-            root_ = std::move(v);
-            return &root_;
-        }
-        json& top = *stack_.back();
-        if (top.is_array()) {
-            auto& a = top.get_ref<json::array_t&>();
-            a.push_back(std::move(v));
-            return &a.back();
-        }
-        *key_slot_ = std::move(v);
-        return key_slot_;
-    }
-    template <class V>
-    bool put(V&& v) {
-        slot(json(std::forward<V>(v)));
-        if (stack_.empty()) done_ = true;
-        return true;
+    [[noreturn]] void duplicate(const std::string& k, const std::string& where) const {
+        throw file_error(file_ + ": invalid safetensors file: duplicate key '" + printable(k) + "' " + where);
     }
 
-    json& root_;
     std::string_view header_;
     const std::string& file_;
-    std::vector<json*> stack_;
-    std::vector<std::string> objects_;  // the key of each open object
-    std::string last_key_;
-    json* key_slot_ = nullptr;
+    std::vector<header_entry> entries_;
+    index_map index_;
+    std::map<std::string, std::string> metadata_;
+    std::string error_;
+    raw_entry cur_;
+    std::vector<frame> frames_;
+    std::string key_;  // the last key in __metadata__
     int nesting_ = 0;
     bool done_ = false;
 };
@@ -292,131 +546,38 @@ private:
             fail(file, "header holds a NUL byte at header offset " + std::to_string(at) + " (file offset " +
                            std::to_string(8 + at) + "); only spaces may pad the header");
         }
-        nlohmann::json j;
-        {
-            detail::header_dom_builder sax(j, header, file);
-            nlohmann::json::sax_parse(header.begin(), header.end(), &sax, nlohmann::json::input_format_t::json,
-                                      /*strict=*/true, /*ignore_comments=*/false);
-        }
+        detail::header_table_builder sax(header, file);
+        nlohmann::json::sax_parse(header.begin(), header.end(), &sax, nlohmann::json::input_format_t::json,
+                                  /*strict=*/true, /*ignore_comments=*/false);
         // The parser skips any JSON whitespace after the object; the format
         // allows trailing spaces only.
         if (const auto last = header.find_last_not_of(' '); last != std::string_view::npos && header[last] != '}') {
             fail(file, "header byte " + std::to_string(last) + " after the JSON object is " +
                            detail::printable(header.substr(last, 1)) + "; only spaces may follow the object");
         }
-        if (!j.is_object()) fail(file, "header JSON is " + detail::json_kind(j) + ", not an object");
 
-        struct entry {
-            std::string name;
-            file_dtype dtype;
-            std::vector<std::int64_t> shape;
-            std::uint64_t begin, end;
-        };
-        std::vector<entry> entries;
-        entries.reserve(j.size());
-        for (auto& [key, value] : j.items()) {
-            if (key == "__metadata__") {
-                if (!value.is_object()) {
-                    fail(file, "__metadata__ is " + detail::json_kind(value) + ", not an object of strings");
-                }
-                for (auto& [mk, mv] : value.items()) {
-                    if (!mv.is_string()) {
-                        fail(file, "__metadata__ value of '" + detail::printable(mk) + "' is " +
-                                       detail::json_kind(mv) + ", not a string");
-                    }
-                    metadata_.emplace(mk, mv.get<std::string>());
-                }
-                continue;
-            }
-            const std::string tname = "tensor '" + detail::printable(key) + "'";
-            if (!value.is_object()) fail(file, tname + ": entry is " + detail::json_kind(value) + ", not an object");
-            for (auto& [ek, ev] : value.items()) {
-                (void)ev;
-                if (ek != "dtype" && ek != "shape" && ek != "data_offsets") {
-                    fail(file, tname + ": unknown key '" + detail::printable(ek) +
-                                   "' in its entry (expected exactly dtype, shape, data_offsets)");
-                }
-            }
-            for (const char* required : {"dtype", "shape", "data_offsets"}) {
-                if (!value.contains(required)) {
-                    fail(file, tname + ": entry has no '" + required +
-                                   "' (expected exactly dtype, shape, data_offsets)");
-                }
-            }
-            entry e{key, file_dtype::u8, {}, 0, 0};
-            // dtype
-            const json& dt = value.at("dtype");
-            if (!dt.is_string()) fail(file, tname + ": dtype is " + detail::json_kind(dt) + ", not a string");
-            const auto& dts = dt.get_ref<const std::string&>();
-            if (auto t = parse_file_dtype(dts)) {
-                e.dtype = *t;
-            } else if (detail::is_other_safetensors_dtype(dts)) {
-                fail(file, tname + ": unsupported dtype " + dts + " (supported: F16, BF16, F32, F64, BOOL, U8)");
-            } else {
-                fail(file, tname + ": unknown dtype '" + detail::printable(dts) +
-                               "' (supported: F16, BF16, F32, F64, BOOL, U8)");
-            }
-            // shape
-            const json& sh = value.at("shape");
-            if (!sh.is_array()) fail(file, tname + ": shape is " + detail::json_kind(sh) + ", not an array");
-            for (const auto& d : sh) {
-                if (!detail::is_nonnegative_integer(d)) {
-                    fail(file, tname + ": shape holds " + detail::json_kind(d) +
-                                   " (dimensions are non-negative integers)");
-                }
-                const auto u = d.get<std::uint64_t>();
-                if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-                    fail(file, tname + ": shape dimension " + std::to_string(u) + " is too large");
-                }
-                e.shape.push_back(static_cast<std::int64_t>(u));
-            }
-            // data_offsets
-            const json& off = value.at("data_offsets");
-            if (!off.is_array() || off.size() != 2 || !detail::is_nonnegative_integer(off[0]) ||
-                !detail::is_nonnegative_integer(off[1])) {
-                fail(file, tname + ": data_offsets is not an array of two non-negative integers [begin, end]");
-            }
-            e.begin = off[0].get<std::uint64_t>();
-            e.end = off[1].get<std::uint64_t>();
-            if (e.end < e.begin) {
-                fail(file, tname + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                               "] end before they begin");
-            }
-            // dtype x shape = byte length
-            auto numel = detail::checked_numel(e.shape);
-            std::uint64_t need = 0;
-            if (!numel || !detail::checked_mul(static_cast<std::uint64_t>(*numel), size_of(e.dtype), need)) {
-                fail(file, tname + ": the byte size of shape " + detail::shape_string(e.shape) + " x " +
-                               std::string(to_string(e.dtype)) + " overflows");
-            }
-            if (need != e.end - e.begin) {
-                fail(file, tname + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                               "] span " + std::to_string(e.end - e.begin) + " bytes, but dtype " +
-                               std::string(to_string(e.dtype)) + " x shape " + detail::shape_string(e.shape) +
-                               " is " + std::to_string(need) + " bytes");
-            }
-            entries.push_back(std::move(e));
-        }
+        if (!sax.failed().empty()) fail(file, sax.failed());
+        std::vector<detail::header_entry>& entries = sax.entries();
 
-        std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+        std::sort(entries.begin(), entries.end(), [](const detail::header_entry& a, const detail::header_entry& b) {
             return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
         });
         const std::uint64_t data_len = size - 8 - n;
         std::uint64_t prev_end = 0;
-        const entry* prev = nullptr;
+        const detail::header_entry* prev = nullptr;
         for (const auto& e : entries) {
-            const std::string tname = "tensor '" + detail::printable(e.name) + "'";
+            auto tname = [&] { return "tensor '" + detail::printable(e.name) + "'"; };  // only for a message
             if (e.begin < prev_end) {
-                fail(file, tname + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                fail(file, tname() + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                                "] overlap tensor '" + detail::printable(prev->name) + "', which ends at " +
                                std::to_string(prev_end) + " (tensors must not overlap)");
             }
             if (e.begin > prev_end) {
                 if (prev == nullptr) {
-                    fail(file, tname + ": the first tensor begins at offset " + std::to_string(e.begin) +
+                    fail(file, tname() + ": the first tensor begins at offset " + std::to_string(e.begin) +
                                    ", not 0 (tensors must be contiguous)");
                 }
-                fail(file, tname + ": begins at offset " + std::to_string(e.begin) + ", but tensor '" +
+                fail(file, tname() + ": begins at offset " + std::to_string(e.begin) + ", but tensor '" +
                                detail::printable(prev->name) + "' ends at " + std::to_string(prev_end) +
                                " (tensors must be contiguous, without gaps)");
             }
@@ -430,6 +591,15 @@ private:
                            (prev_end < data_len ? ": trailing bytes" : ": the file is truncated"));
         }
 
+        index_ = std::move(sax.index());
+        index_.erase("__metadata__");  // kept during the parse: a second one is a duplicate key
+        metadata_ = std::move(sax.metadata());
+        // The index held header positions: make them positions in tensors_
+        // (a pass over the nodes, no hashing).
+        std::vector<std::size_t> sorted_at(entries.size());
+        for (std::size_t i = 0; i < entries.size(); ++i) sorted_at[entries[i].position] = i;
+        for (auto& [name, at] : index_) at = sorted_at[at];
+
         const std::byte* data = bytes.data() + 8 + n;
         tensors_.reserve(entries.size());
         for (auto& e : entries) {
@@ -440,7 +610,6 @@ private:
             t.data = data + e.begin;
             t.nbytes = static_cast<std::size_t>(e.end - e.begin);
             t.file = file;
-            index_.emplace(t.name, tensors_.size());
             tensors_.push_back(std::move(t));
         }
     }
@@ -448,7 +617,7 @@ private:
     mapped_file file_;
     std::filesystem::path path_;
     std::vector<tensor_view> tensors_;
-    std::map<std::string, std::size_t, std::less<>> index_;
+    detail::header_table_builder::index_map index_;
     std::map<std::string, std::string> metadata_;
     std::uint64_t header_size_ = 0;
     const std::byte* base_ = nullptr;

@@ -60,8 +60,7 @@ public:
             if (detail::begins_with_npy_magic(probe.bytes())) detail::fail_lone_npy(path);
         }
         if (fmt == file_format::safetensors) {
-            f.st_ = safetensors_file::open(path);
-            f.tensors_ = f.st_->tensors();
+            f.st_ = safetensors_file::open(path);  // its table and index serve as they are (no copy)
             f.id_ = f.st_->id();
         } else {
             f.npz_ = std::make_shared<npz_file>(npz_file::open(path));
@@ -76,9 +75,9 @@ public:
                 t.file = path.string();
                 f.tensors_.push_back(std::move(t));
             }
+            f.index_.reserve(f.tensors_.size());
+            for (std::size_t i = 0; i < f.tensors_.size(); ++i) f.index_.emplace(f.tensors_[i].name, i);
         }
-        f.index_.reserve(f.tensors_.size());
-        for (std::size_t i = 0; i < f.tensors_.size(); ++i) f.index_.emplace(f.tensors_[i].name, i);
         return f;
     }
 
@@ -89,17 +88,22 @@ public:
     /// Every tensor in the file, in file order. Safetensors views point into
     /// the mapping; npz views have names, dtypes, shapes and byte counts, and
     /// data only once load() inflated them.
-    [[nodiscard]] const std::vector<tensor_view>& tensors() const noexcept { return tensors_; }
+    [[nodiscard]] const std::vector<tensor_view>& tensors() const noexcept { return st_ ? st_->tensors() : tensors_; }
     /// The tensor called `name`, or nullptr.
     [[nodiscard]] const tensor_view* find(std::string_view name) const {
-        auto it = index_.find(std::string(name));
+        if (st_) return st_->find(name);
+        auto it = index_.find(name);
         return it == index_.end() ? nullptr : &tensors_[it->second];
     }
     /// Makes the data of tensor `name` available (npz: inflates the member
     /// once; safetensors: nothing to do) and returns its view. Throws
     /// mir::file_error naming the file and member.
     const tensor_view& load(std::string_view name) {
-        auto it = index_.find(std::string(name));
+        if (st_) {
+            if (const tensor_view* t = st_->find(name)) return *t;
+            throw file_error(path_.string() + ": no tensor '" + detail::printable(name) + "'");
+        }
+        auto it = index_.find(name);
         if (it == index_.end()) throw file_error(path_.string() + ": no tensor '" + detail::printable(name) + "'");
         tensor_view& t = tensors_[it->second];
         if (npz_ && t.data == nullptr) {
@@ -134,8 +138,8 @@ private:
     std::optional<safetensors_file> st_;
     std::shared_ptr<npz_file> npz_;
     std::vector<npy_array> arrays_;
-    std::vector<tensor_view> tensors_;
-    std::unordered_map<std::string, std::size_t> index_;
+    std::vector<tensor_view> tensors_;  // npz only (safetensors: st_'s)
+    std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>> index_;
 };
 
 }  // namespace mir::io
