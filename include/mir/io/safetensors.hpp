@@ -148,11 +148,11 @@ public:
         nest();
         const role r = next_role();
         if (r == role::root) {
-            frames_.push_back({frame::root});
+            frames_.push_back({frame::in_root});
         } else if (r == role::entry && cur_.is_metadata) {
-            frames_.push_back({frame::metadata});
+            frames_.push_back({frame::in_metadata});
         } else if (r == role::entry) {
-            frames_.push_back({frame::entry});
+            frames_.push_back({frame::in_entry});
         } else {
             mark(r, kind_object);
             frames_.push_back({frame::skip_object});
@@ -164,9 +164,9 @@ public:
         const role r = next_role();
         if (r == role::shape) {
             cur_.shape_kind = nullptr;
-            frames_.push_back({frame::shape});
+            frames_.push_back({frame::in_shape});
         } else if (r == role::offsets) {
-            frames_.push_back({frame::offsets});
+            frames_.push_back({frame::in_offsets});
         } else {
             mark(r, kind_array);
             frames_.push_back({frame::skip_array});
@@ -179,11 +179,11 @@ public:
     bool key(json::string_t& k) {
         frame& f = frames_.back();
         switch (f.what) {
-            case frame::root:
+            case frame::in_root:
                 start_entry(k);
                 f.value = role::entry;
                 break;
-            case frame::entry: {
+            case frame::in_entry: {
                 const unsigned bit = k == "dtype" ? 1u : k == "shape" ? 2u : k == "data_offsets" ? 4u : 0u;
                 const bool again = bit != 0 ? (cur_.seen & bit) != 0 : !f.keys.insert(k).second;
                 if (again) duplicate(k, "in the entry of tensor '" + printable(cur_.name) + "'");
@@ -195,7 +195,7 @@ public:
                 f.value = bit == 1 ? role::dtype : bit == 2 ? role::shape : bit == 4 ? role::offsets : role::ignored;
                 break;
             }
-            case frame::metadata:
+            case frame::in_metadata:
                 if (!f.keys.insert(k).second) duplicate(k, "in __metadata__");
                 key_ = k;
                 f.value = role::metadata_value;
@@ -226,7 +226,7 @@ private:
     /// What the next value is to the table.
     enum class role : unsigned char { root, entry, metadata_value, dtype, shape, offsets, dimension, offset, ignored };
     struct frame {
-        enum kind : unsigned char { root, metadata, entry, shape, offsets, skip_object, skip_array } what;
+        enum kind : unsigned char { in_root, in_metadata, in_entry, in_shape, in_offsets, skip_object, skip_array } what;
         role value = role::ignored;              // of an object: the role of the value after the last key
         std::unordered_set<std::string> keys{};  // keys seen (only for keys no table holds)
     };
@@ -357,8 +357,8 @@ private:
         if (frames_.empty()) return role::root;
         const frame& f = frames_.back();
         switch (f.what) {
-            case frame::shape: return role::dimension;
-            case frame::offsets: return role::offset;
+            case frame::in_shape: return role::dimension;
+            case frame::in_offsets: return role::offset;
             case frame::skip_array: return role::ignored;
             default: return f.value;
         }
