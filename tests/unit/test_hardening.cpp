@@ -151,6 +151,58 @@ TEST_CASE("hardening: fp32 accumulation gives the fp64 answer on f32 rows near 1
     }
 }
 
+TEST_CASE("hardening: the streaming accumulator scales fp32 rows too (near 1e30, denormals)",
+          "[hardening][precision][streaming]") {
+    // 80 rows > d = 6: the accumulator streams (settled moments, tails,
+    // reservoir), the path the per-layer scaling did not cover. Without the
+    // scale, fp32 squares of 1e30 overflow (non-finite statistics) and
+    // 1e-40 squares flush to zero.
+    const mir::index_t d = 6, n = 80;
+    const rows_t v = mir_test::gaussian_rows(n, d, 31, 1.0, 0.3);
+    const rows_t t = mir_test::gaussian_rows(n, d, 32, 1.5, 0.0);
+    for (const double factor : {1e30, 1e-40}) {
+        const std::vector<float> vf = as_float(v, factor), tf = as_float(t, factor);
+        const mir::row_view<float> vv(vf.data(), n, d), tv(tf.data(), n, d);
+        struct variant {
+            mir::outlier_policy policy;
+            mir::median_mode median;
+        };
+        for (const variant c : {variant{mir::outlier_policy::none, mir::median_mode::keep_rows},
+                                variant{mir::outlier_policy::drop, mir::median_mode::keep_rows},
+                                variant{mir::outlier_policy::replace_median, mir::median_mode::reservoir}}) {
+            mir::streaming_options so;
+            so.policy = c.policy;
+            so.median = c.median;
+            mir::modality_accumulator<float> a32(d, so);
+            mir::modality_accumulator<double> a64(d, so);
+            a32.add(vv);
+            a64.add(vv);
+            const mir::modality_stats s32 = a32.finalize(), s64 = a64.finalize();
+            INFO("factor " << factor << " policy " << static_cast<int>(c.policy));
+            REQUIRE(s32.gaussian.covariance.allFinite());
+            CHECK(s32.outliers == s64.outliers);
+            const double cov_scale = s64.gaussian.covariance.norm();
+            REQUIRE(cov_scale > 0.0);
+            CHECK((s32.gaussian.covariance - s64.gaussian.covariance).norm() <= 1e-5 * cov_scale);
+            CHECK((s32.gaussian.mean - s64.gaussian.mean).norm() <= 1e-5 * s64.gaussian.mean.norm());
+
+            // And the FID through the accumulator the sink uses.
+            mir::accumulator_options ao;
+            ao.policy = c.policy;
+            ao.median = c.median;
+            ao.precision = mir::precision::fp32;
+            mir::mir_accumulator f32(2, d, ao);
+            ao.precision = mir::precision::fp64;
+            mir::mir_accumulator f64(2, d, ao);
+            f32.add(1, vv, tv);
+            f64.add(1, vv, tv);
+            const double fid32 = f32.finalize_layer(1).fid, fid64 = f64.finalize_layer(1).fid;
+            REQUIRE(std::isfinite(fid32));
+            CHECK(fid32 == Approx(fid64).epsilon(1e-4));
+        }
+    }
+}
+
 TEST_CASE("hardening: scaling the moments by a power of two leaves fp64 results bit-identical",
           "[hardening][moments]") {
     const rows_t x = mir_test::gaussian_rows(300, 7, 3, 3.0, 100.0);

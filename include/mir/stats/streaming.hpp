@@ -207,6 +207,12 @@ private:
 
     void start_streaming() {
         streaming_ = true;
+        // Scale before narrowing (moments::set_scale), from the rows so far:
+        // fp32 then holds rows near 1e30 and denormals as the per-layer path
+        // does. A later row far beyond them (~2^60 times) can still leave
+        // float's range: finish_gaussian then names the layer and precision.
+        scale_ = moments<Acc>::scale_for(*std::max_element(norms_.begin(), norms_.end()));
+        settled_.set_scale(scale_);
         store_.visit([&](const auto& view) { stream(view, 0); });
         store_.clear();
     }
@@ -217,7 +223,7 @@ private:
         block_.resize(static_cast<std::size_t>((br + 1) * dim_));  // + the spare row of add_block
         for (index_t first = 0; first < rows.rows; first += br) {
             const index_t k = std::min(br, rows.rows - first);
-            detail::load_rows<Acc>(rows, first, k, block_.data());
+            detail::load_rows<Acc>(rows, first, k, block_.data(), scale_);
             if (!plan_.flags) {
                 settled_.add_block(block_.data(), k, true);
                 continue;
@@ -330,7 +336,8 @@ private:
     }
 
     [[nodiscard]] Eigen::VectorXd reservoir_median() const {
-        return per_dimension_lower_median(row_view<Acc>(reservoir_.data(), reservoir_rows_, dim_));
+        // The sample holds scaled rows; add_constant scales what it is given.
+        return per_dimension_lower_median(row_view<Acc>(reservoir_.data(), reservoir_rows_, dim_)) * (1.0 / scale_);
     }
 
     index_t dim_;
@@ -341,6 +348,7 @@ private:
     std::vector<double> norms_;
     detail::row_store store_;
     moments<Acc> settled_;
+    double scale_ = 1.0;  // of every buffered and settled row (pool, tails, reservoir), once streaming
     std::vector<Acc> block_;
     std::vector<Acc> settle_;
     index_t settle_rows_ = 0;
