@@ -319,6 +319,24 @@ def test_out_of_memory_names_the_layer(tmp):
     assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr
 
 
+# ---- 12. moca-init --dtype f16: parameters beyond the F16 range ------------------------------
+
+def test_moca_init_f16_beyond_range_names_layer_and_dtype(tmp):
+    rng = random.Random(13)
+    k1, n, d = 3, 40, 4
+    vis = [rows(rng, n, d) for _ in range(k1)]
+    txt = [rows(rng, n, d, shift=1e5) for _ in range(k1)]  # text means 1e5 away: v ~ 1e5 > 65504
+    path = presplit(os.path.join(tmp, "far.safetensors"), vis, txt)
+    ck = os.path.join(tmp, "moca.safetensors")
+    p = expect(1, "moca-init", path, "--out", ck, "--dtype", "f16")
+    assert re.search(r"layer \d+'s shift, dimension \d+: .* is beyond the F16 range", p.stderr), p.stderr
+    assert "F32 or BF16" in p.stderr, p.stderr
+    short_message(p.stderr)
+    assert not os.path.exists(ck)  # nothing written
+    expect(0, "moca-init", path, "--out", ck, "--dtype", "bf16")
+    assert os.path.exists(ck)
+
+
 # ---- 12. fp32 range: rows scaled before narrowing ----------------------------------------------
 
 def test_fp32_matches_fp64_near_1e30_and_on_denormals(tmp):

@@ -111,3 +111,37 @@ TEST_CASE("moca checkpoint errors name the file and the tensor", "[moca][io]") {
     CHECK_THROWS_AS(mir::moca::load_checkpoint(path), mir::file_error);
     std::filesystem::remove(path);
 }
+
+TEST_CASE("moca checkpoint values beyond the dtype's range are an error naming layer, parameter and dtype",
+          "[moca][io][hardening]") {
+    mir::moca::init_options o;
+    const auto base = mir::moca::init_calibration(3, 4, o);
+    // F16 ends at 65504: a shift of 7e4 (a layer whose modalities' means differ by that) does not fit.
+    auto c = base;
+    c.layers[2].shift[1] = 7.0e4;
+    const auto path = temp_path("beyond_f16.safetensors");
+    std::filesystem::remove(path);
+    try {
+        mir::moca::save_checkpoint(path, c, mir::io::file_dtype::f16);
+        FAIL("no error for a shift beyond the F16 range");
+    } catch (const mir::numerical_error& e) {
+        const std::string m = e.what();
+        INFO(m);
+        CHECK(m.find(path.string()) != std::string::npos);
+        CHECK(m.find("layer 2's shift, dimension 1: 70000 is beyond the F16 range (largest finite 65504)") !=
+              std::string::npos);
+        CHECK(m.find("F32 or BF16") != std::string::npos);
+    }
+    CHECK_FALSE(std::filesystem::exists(path));  // nothing written
+    // The same values fit BF16 and F32; 65504 itself fits F16 (and rounds there exactly).
+    CHECK_NOTHROW(mir::moca::save_checkpoint(path, c, mir::io::file_dtype::bf16));
+    CHECK_NOTHROW(mir::moca::save_checkpoint(path, c, mir::io::file_dtype::f32));
+    c.layers[2].shift[1] = 65504.0;
+    CHECK(mir::moca::stored_values(c.layers[2].shift, mir::io::file_dtype::f16, 2, false)[1] == 65504.0);
+    // Beyond float: no checkpoint dtype holds it.
+    c.layers[0].scale[3] = 1e39;
+    CHECK_THROWS_WITH(mir::moca::stored_values(c.layers[0].scale, mir::io::file_dtype::f32, 0, true),
+                      Catch::Contains("layer 0's scale, dimension 3") &&
+                          Catch::Contains("no checkpoint dtype holds it"));
+    std::filesystem::remove(path);
+}

@@ -33,17 +33,11 @@ struct layer_row {
     index_t vision_outliers = 0, text_outliers = 0;
 };
 
-// (u, v) as the checkpoint stores them.
-moca::layer_calibration rounded(const moca::layer_calibration& p, io::file_dtype dt) {
+// (u, v) as the checkpoint stores them (numerical_error when beyond the dtype's range).
+moca::layer_calibration rounded(const moca::layer_calibration& p, io::file_dtype dt, int layer) {
     moca::layer_calibration r = p;
-    for (Eigen::VectorXd* x : {&r.scale, &r.shift}) {
-        for (index_t j = 0; j < x->size(); ++j) {
-            const auto f = static_cast<float>((*x)[j]);
-            (*x)[j] = dt == io::file_dtype::bf16  ? static_cast<double>(static_cast<float>(bfloat16(f)))
-                      : dt == io::file_dtype::f16 ? static_cast<double>(static_cast<float>(half(f)))
-                                                  : static_cast<double>(f);
-        }
-    }
+    r.scale = moca::stored_values(p.scale, dt, layer, true);
+    r.shift = moca::stored_values(p.shift, dt, layer, false);
     return r;
 }
 
@@ -56,7 +50,7 @@ layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, i
     r.match = moca::moment_match(s);
     r.vision_outliers = s.vision.outliers;
     r.text_outliers = s.text.outliers;
-    const moca::layer_calibration stored = rounded(r.match.params, dt);
+    const moca::layer_calibration stored = rounded(r.match.params, dt, layer);
     r.fid_after_stored = frechet_distance_terms(moca::apply_affine(s.vision.gaussian, stored), s.text.gaussian)
                              .scaled(s.alpha * s.alpha)
                              .value();

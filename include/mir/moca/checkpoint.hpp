@@ -15,10 +15,13 @@
 
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -138,6 +141,40 @@ void append_bytes(std::vector<std::byte>& buf, T x) {
     return load_checkpoint(io::safetensors_file::open(path));
 }
 
+/// `x` (decoder layer `layer`'s scale u or shift v) as a checkpoint of
+/// `dtype` stores it: narrowed to float, then to BF16 / F16 rounding to
+/// nearest even, back in double. Throws numerical_error naming the layer,
+/// the parameter, the dimension and the dtype when a value is beyond the
+/// dtype's finite range (F16 ends at 65504: a shift of a layer with large
+/// means does not fit), rather than storing an infinity.
+inline Eigen::VectorXd stored_values(const Eigen::VectorXd& x, io::file_dtype dtype, int layer, bool is_scale) {
+    Eigen::VectorXd out(x.size());
+    for (Eigen::Index j = 0; j < x.size(); ++j) {
+        const auto f = static_cast<float>(x[j]);
+        const float stored = dtype == io::file_dtype::bf16  ? static_cast<float>(bfloat16(f))
+                             : dtype == io::file_dtype::f16 ? static_cast<float>(half(f))
+                                                            : f;
+        if (std::isfinite(x[j]) && !std::isfinite(stored)) {
+            const double largest = dtype == io::file_dtype::f16 ? 65504.0
+                                   : dtype == io::file_dtype::bf16
+                                       ? 3.3895313892515355e38
+                                       : static_cast<double>(std::numeric_limits<float>::max());
+            const auto g = [](double v) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.6g", v);
+                return std::string(buf);
+            };
+            throw numerical_error("layer " + std::to_string(layer) + "'s " + (is_scale ? "scale" : "shift") +
+                                  ", dimension " + std::to_string(j) + ": " + g(x[j]) + " is beyond the " +
+                                  std::string(io::to_string(dtype)) + " range (largest finite " + g(largest) +
+                                  (dtype == io::file_dtype::f16 ? "); store the checkpoint as F32 or BF16"
+                                                                : "); no checkpoint dtype holds it"));
+        }
+        out[j] = static_cast<double>(stored);
+    }
+    return out;
+}
+
 /// Writes every layer's u and v under the official names, in layer order
 /// (scale then shift), as F32, BF16 or F16 (rounded to nearest even).
 inline void save_checkpoint(const std::filesystem::path& path, const calibration& c,
@@ -159,10 +196,16 @@ inline void save_checkpoint(const std::filesystem::path& path, const calibration
                 throw non_finite_error(path.string() + ": NaN or Inf in layer " + std::to_string(i) + "'s " +
                                        (is_scale ? "scale" : "shift"));
             }
+            Eigen::VectorXd stored;
+            try {
+                stored = stored_values(x, dtype, static_cast<int>(i), is_scale);
+            } catch (const numerical_error& e) {
+                throw numerical_error(path.string() + ": " + e.message());
+            }
             std::vector<std::byte> buf;
             buf.reserve(static_cast<std::size_t>(d) * io::size_of(dtype));
             for (index_t j = 0; j < d; ++j) {
-                const auto f = static_cast<float>(x[j]);
+                const auto f = static_cast<float>(stored[j]);  // exact: stored is representable
                 if (dtype == io::file_dtype::f32) {
                     detail::append_bytes(buf, f);
                 } else if (dtype == io::file_dtype::bf16) {
