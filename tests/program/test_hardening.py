@@ -158,6 +158,37 @@ def test_failed_write_leaves_the_old_file_and_no_partial_file(tmp):
     assert sorted(os.listdir(tmp)) == ["p.svg", "r.json"]
 
 
+def test_output_through_a_symlink_keeps_the_link(tmp):
+    d = os.path.join(GOLDEN, "f16_small")
+    real_dir = os.path.join(tmp, "real")
+    os.mkdir(real_dir)
+    real = write(os.path.join(real_dir, "r.json"), b"OLD")
+    link = os.path.join(tmp, "r.json")
+    os.symlink(os.path.join("real", "r.json"), link)  # relative, resolved against the link's directory
+    chain = os.path.join(tmp, "chain.json")
+    os.symlink("r.json", chain)  # a link to the link
+    expect(0, "compute", d, "--quiet", "--json", chain)
+    assert os.path.islink(link) and os.path.islink(chain)  # not replaced by regular files
+    assert json.load(open(real))["mir"] > 0
+    assert sorted(os.listdir(real_dir)) == ["r.json"]  # the temporary file was beside the target, and is gone
+    # A dangling link: its target is created (as the shell's > does), the link stays.
+    dangling = os.path.join(tmp, "new.svg")
+    os.symlink(os.path.join(real_dir, "p.svg"), dangling)
+    expect(0, "compute", d, "--quiet", "--plot", dangling)
+    assert os.path.islink(dangling) and "<svg" in open(os.path.join(real_dir, "p.svg")).read()
+    # A link to an input is still an input.
+    inp = os.path.join(d, sorted(os.listdir(d))[0])
+    to_input = os.path.join(tmp, "in.json")
+    os.symlink(inp, to_input)
+    p = expect(2, "compute", d, "--quiet", "--json", to_input)
+    assert "must not overwrite an input" in p.stderr, p.stderr
+    # A loop of links is an error naming the option.
+    os.symlink("loop_b", os.path.join(tmp, "loop_a"))
+    os.symlink("loop_a", os.path.join(tmp, "loop_b"))
+    p = expect(1, "compute", d, "--quiet", "--json", os.path.join(tmp, "loop_a"))
+    assert "--json" in p.stderr and "symbolic links" in p.stderr, p.stderr
+
+
 def test_outputs_are_checked_before_any_work(tmp):
     d = os.path.join(GOLDEN, "f16_small")
     a = write(os.path.join(tmp, "a.json"), b"A")

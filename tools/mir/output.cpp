@@ -70,6 +70,22 @@ void write_all(int fd, std::string_view doc) {
     }
 }
 
+/// What a write to `p` reaches: `p` itself, or, where `p` is a symbolic
+/// link (a chain of them), the file the last one names (which need not
+/// exist yet, as for the shell's `>`). The temporary file goes beside that
+/// file and is renamed over it, so the link stays a link.
+fs::path link_target(const fs::path& p, const std::string& where) {
+    fs::path at = p;
+    for (int hops = 0; hops < 40; ++hops) {
+        std::error_code ec;
+        if (!fs::is_symlink(fs::symlink_status(at, ec))) return at;
+        const fs::path next = fs::read_symlink(at, ec);
+        if (ec) throw file_error(where + ": cannot read the symbolic link '" + at.string() + "': " + ec.message());
+        at = next.is_absolute() ? next : at.parent_path() / next;
+    }
+    throw file_error(where + ": too many levels of symbolic links (a loop?)");
+}
+
 }  // namespace
 
 output_set::output_set() {
@@ -88,7 +104,7 @@ output_set::~output_set() {
 void output_set::declare(std::string option, std::string path) {
     if (path.empty()) return;
     index_.emplace(path, entries_.size());
-    entries_.push_back({std::move(option), std::move(path), "", "", {}, false, {}});
+    entries_.push_back({std::move(option), std::move(path), "", "", {}, false, {}, {}});
 }
 
 output_set::entry& output_set::find(const std::string& path) {
@@ -120,7 +136,8 @@ void output_set::check(const std::vector<fs::path>& inputs) const {
         if (written_in_place(p)) {
             if (::access(p.c_str(), W_OK) != 0) throw file_error(where + ": cannot write it: " + errno_text(errno));
         } else {
-            const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+            const fs::path target = link_target(p, where);
+            const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
             if (!fs::exists(dir, ec)) throw file_error(where + ": the directory '" + dir.string() + "' does not exist");
             if (!fs::is_directory(dir, ec)) throw file_error(where + ": '" + dir.string() + "' is not a directory");
             if (::access(dir.c_str(), W_OK | X_OK) != 0) {
@@ -165,7 +182,8 @@ void output_set::put_file(const std::string& path, file_writer write, std::strin
 }
 
 void output_set::stage(entry& e) {
-    const fs::path p(e.path);
+    e.target = link_target(fs::path(e.path), e.path);
+    const fs::path& p = e.target;
     const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     std::string name = ".";  // built by appends: GCC 12's -Wrestrict misfires on "." + string at -O3
     name.append(p.filename().string()).append(".mir-XXXXXX");
@@ -232,7 +250,7 @@ void output_set::commit() {
     for (auto& e : entries_) {
         if (e.temp.empty()) continue;
         std::error_code ec;
-        fs::rename(e.temp, e.path, ec);
+        fs::rename(e.temp, e.target, ec);
         if (ec) throw file_error(cannot_write(e.path, e.what, ec.message()));
         e.temp.clear();
     }

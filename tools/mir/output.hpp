@@ -9,7 +9,8 @@
 //   2. put() the documents once computed;
 //   3. commit(): every file is written to a temporary file in its own
 //      directory and checked through close; only when all are complete are
-//      they renamed over their targets, and stdout is written and flushed.
+//      they renamed over their targets (over the file a symbolic link
+//      names, so that the link stays), and stdout is written and flushed.
 //      Any failure removes the temporary files and leaves every existing
 //      file as it was; the error names the file. An existing target that is
 //      not a regular file (/dev/null, /dev/full, a pipe) is written in place.
@@ -62,7 +63,8 @@ private:
         std::string option, path, what, doc;
         file_writer write;
         bool staged = false;
-        std::filesystem::path temp;  // empty for stdout and in-place targets
+        std::filesystem::path temp;    // empty for stdout and in-place targets
+        std::filesystem::path target;  // what the temporary file replaces: path, or the file a symlink names
     };
     entry& find(const std::string& path);
     void stage(entry& e);
