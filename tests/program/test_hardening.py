@@ -350,6 +350,40 @@ def test_out_of_memory_names_the_layer(tmp):
     assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr
 
 
+def test_npz_member_out_of_memory_names_file_and_member(tmp):
+    if sanitized_build():
+        pytest.skip("ASan reserves terabytes of address space: RLIMIT_AS cannot be used")
+    # A used member of 300 MB (deflated zeros, 0.3 MB in the archive) under a 250 MB address-space
+    # limit: its buffer (of the declared size, allocated once) cannot be had, and the message names
+    # the file and the member, not a bare std::bad_alloc.
+    import zipfile
+    k1, t, d = 2, 12500, 3000
+    path = os.path.join(tmp, "big.npz")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        def npy_header(descr, shape):
+            h = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (
+                descr, "".join(f"{x}, " for x in shape))
+            h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+            return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode()
+        with z.open("hidden_states.npy", "w", force_zip64=True) as m:
+            m.write(npy_header("<f4", (k1, t, d)))
+            chunk = bytes(4 * d * 500)
+            for _ in range(k1 * t // 500):
+                m.write(chunk)
+        with z.open("vision_mask.npy", "w") as m:
+            m.write(npy_header("|b1", (t,)) + bytes([1]) * 100 + bytes(t - 100))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
+    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env,
+                       timeout=120)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "big.npz" in p.stderr and "hidden_states" in p.stderr and "out of memory" in p.stderr, p.stderr
+    assert "bad_alloc" not in p.stderr, p.stderr
+
+
 # ---- 12. moca-init --dtype f16: parameters beyond the F16 range ------------------------------
 
 def test_moca_init_f16_beyond_range_names_layer_and_dtype(tmp):

@@ -203,6 +203,31 @@ TEST_CASE("hardening: the streaming accumulator scales fp32 rows too (near 1e30,
     }
 }
 
+TEST_CASE("hardening: streamed fp32 rows far beyond the scale set by the first rows are a named error",
+          "[hardening][precision][streaming]") {
+    // The scale comes from the rows seen before streaming starts; rows 1e25
+    // times larger after it still fit float, but their squares do not.
+    const mir::index_t d = 4;
+    const rows_t first = mir_test::gaussian_rows(2 * d, d, 41, 1.0, 0.0);
+    const rows_t later = mir_test::gaussian_rows(40, d, 42, 1.0, 0.0);
+    const std::vector<float> a = as_float(first, 1.0), b = as_float(later, 1e25);
+    mir::streaming_options so;
+    so.policy = mir::outlier_policy::none;
+    mir::modality_accumulator<float> acc(d, so);
+    acc.add(mir::row_view<float>(a.data(), 2 * d, d));
+    acc.add(mir::row_view<float>(b.data(), 40, d));
+    mir::row_context ctx;
+    ctx.layer = 7;
+    ctx.modality = "vision";
+    CHECK_THROWS_AS(acc.finalize(ctx), mir::numerical_error);
+    CHECK_THROWS_WITH(acc.finalize(ctx), Catch::Contains("vision statistics are not finite in fp32 accumulation"));
+    // fp64 holds them.
+    mir::modality_accumulator<double> acc64(d, so);
+    acc64.add(mir::row_view<float>(a.data(), 2 * d, d));
+    acc64.add(mir::row_view<float>(b.data(), 40, d));
+    CHECK(acc64.finalize(ctx).gaussian.covariance.allFinite());
+}
+
 TEST_CASE("hardening: scaling the moments by a power of two leaves fp64 results bit-identical",
           "[hardening][moments]") {
     const rows_t x = mir_test::gaussian_rows(300, 7, 3, 3.0, 100.0);
