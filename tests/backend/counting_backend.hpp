@@ -19,6 +19,8 @@ inline counters& calls() {
 }
 
 inline const char* name() noexcept { return "counting"; }
+inline int threads() noexcept { return eigen::threads(); }
+inline bool set_threads(int n) noexcept { return eigen::set_threads(n); }
 
 template <class Acc>
 void syrk_lower(index_t d, index_t k, const Acc* a, Acc* c) {

@@ -108,8 +108,42 @@ void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o) {
         ->check(CLI::Range(1, 100000));
 }
 
-void add_threads_option(CLI::App& c, int& threads) {
-    c.add_option("--threads", threads, "layers computed in parallel (default 1)")->check(CLI::Range(1, 1024));
+namespace {
+
+/// "auto" (stored as 0) or an integer in [1, 1024].
+CLI::Validator auto_or_count() {
+    return CLI::Validator(
+        [](std::string& s) -> std::string {
+            if (s == "auto") {
+                s = "0";
+                return {};
+            }
+            std::size_t used = 0;
+            long v = 0;
+            try {
+                v = std::stol(s, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != s.size() || s.empty() || v < 1 || v > 1024) return "'" + s + "' is not auto or 1..1024";
+            return {};
+        },
+        "auto|1..1024");
+}
+
+}  // namespace
+
+void add_threads_option(CLI::App& c, thread_options& threads) {
+    c.add_option("--threads", threads.layers,
+                 "layers computed in parallel: auto (default: one per core, as many as the layers and memory "
+                 "allow) or N")
+        ->transform(auto_or_count())
+        ->type_name("N");
+    c.add_option("--blas-threads", threads.blas,
+                 "BLAS threads in each layer: auto (default: the cores left per layer; OPENBLAS_NUM_THREADS "
+                 "when set) or N")
+        ->transform(auto_or_count())
+        ->type_name("N");
 }
 
 }  // namespace mir::tool

@@ -23,8 +23,14 @@ void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o);
 /// --precision fp64|fp32 (the accumulation's).
 void add_precision_option(CLI::App& c, std::string& p);
 
-/// --threads N (layers computed in parallel).
-void add_threads_option(CLI::App& c, int& threads);
+/// --threads and --blas-threads: N, or auto (0 here), the default.
+struct thread_options {
+    int layers = 0;  ///< layers computed in parallel; 0 = auto
+    int blas = 0;    ///< BLAS threads per call; 0 = auto (OPENBLAS_NUM_THREADS when set)
+};
+
+/// --threads auto|N (layers computed in parallel) and --blas-threads auto|N.
+void add_threads_option(CLI::App& c, thread_options& threads);
 
 /// A check for a floating-point option: a finite number in (lo, hi)
 /// (open at both ends), with a short message ("must be a finite number

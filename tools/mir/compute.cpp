@@ -127,7 +127,8 @@ int run_compute(const compute_options& o) {
     lo.policy = o.policy;
     lo.sqrt = o.sqrt;
     lo.precision = o.precision;
-    run_layers(layers, o.threads,
+    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
+    run_layers(layers, threads.layer_workers,
                [&](std::size_t i) {
                    layer_options li = lo;
                    li.layer = layers[i];

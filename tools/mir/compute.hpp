@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "cli_options.hpp"
+
 namespace mir::tool {
 
 struct compute_options {
@@ -19,7 +21,7 @@ struct compute_options {
     mir::precision precision = mir::precision::fp64;
     std::string json;  // "" = none, "-" = stdout
     std::string plot;  // "" = none
-    int threads = 1;
+    thread_options threads;
     bool quiet = false;
 };
 

@@ -6,12 +6,23 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <thread>
 
 namespace mir::tool {
+
+thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d) {
+    thread_request r{want.layers, want.blas};
+    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+    const bool from_env = r.blas_threads == 0 && env != nullptr && *env != '\0';
+    if (from_env) r.blas_threads = std::max(1, blas_threads());  // what OpenBLAS read from it
+    const thread_plan p = plan_threads(r, available_cores(), static_cast<int>(layers), d, available_memory());
+    if (!from_env) set_blas_threads(p.blas_threads);
+    return p;
+}
 
 void run_layers(const std::vector<int>& layers, int threads, const std::function<void(std::size_t)>& fn,
                 const layer_progress& progress) {

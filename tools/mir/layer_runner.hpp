@@ -3,12 +3,23 @@
 // the first failure stops the others and is rethrown, naming its layer.
 #pragma once
 
+#include <mir/backend/threads.hpp>
+#include <mir/config.hpp>
+
 #include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "cli_options.hpp"
+
 namespace mir::tool {
+
+/// The run's plan (mir::plan_threads over the cores and memory this process
+/// has, for `layers` layers at hidden size d), with the BLAS threads set
+/// process-wide accordingly. --blas-threads auto with OPENBLAS_NUM_THREADS
+/// set leaves OpenBLAS as that variable made it.
+thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d);
 
 struct layer_progress {
     bool show = false;   ///< print "\r<what>, i/n layers done, ETA s" on stderr after each layer

@@ -113,7 +113,8 @@ int run_moca_init(const moca_init_options& o) {
     std::vector<layer_row> rows(static_cast<std::size_t>(k));
     std::vector<int> decoder_layers(static_cast<std::size_t>(k));
     std::iota(decoder_layers.begin(), decoder_layers.end(), 0);
-    run_layers(decoder_layers, o.threads,
+    const thread_plan threads = plan_and_apply_threads(o.threads, decoder_layers.size(), d.hidden_size());
+    run_layers(decoder_layers, threads.layer_workers,
                [&](std::size_t i) { rows[i] = compute_row(d, decoder_layers[i], policy, dt); });
 
     moca::calibration c;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+
+#include "cli_options.hpp"
 #include <vector>
 
 namespace mir::tool {
@@ -13,7 +15,7 @@ struct moca_init_options {
     std::string dtype = "f32";               // f32 | bf16 | f16
     std::string policy = "replace-median";   // as mir compute --outliers
     std::string json;                        // "" = none, "-" = stdout
-    int threads = 1;
+    thread_options threads;
 };
 
 /// The whole command; returns the process exit code.

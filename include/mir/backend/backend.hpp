@@ -4,6 +4,8 @@
 // A backend is a namespace mir::backend::<name> with these functions
 // (column-major storage; see mir/backend/eigen.hpp for the contracts):
 //   name()                                   the kernel family, for reports
+//   threads(), set_threads(n) → bool         BLAS threads per call (mir/backend/threads.hpp);
+//                                            false: this backend cannot be told
 //   syrk_lower<Acc>(d, k, a, c)              C += A Aᵀ (lower), the rank-k update of the moments
 //   syr_lower<Acc>(d, w, x, c)               C += w x xᵀ (lower), Chan's correction
 //   gemm<Real>(a, b, c, α, β, ta, tb)        C := α op(A) op(B) + β C

@@ -26,6 +26,19 @@ namespace eigen {
 
 inline const char* name() noexcept { return "eigen"; }
 
+/// Threads per call: Eigen's (OpenMP builds only; 1 otherwise).
+inline int threads() noexcept { return Eigen::nbThreads(); }
+/// Eigen threads its products only when built with OpenMP.
+inline bool set_threads(int n) noexcept {
+#if defined(_OPENMP)
+    Eigen::setNbThreads(n);
+    return true;
+#else
+    (void)n;
+    return false;
+#endif
+}
+
 /// C (lower triangle) += A Aᵀ, A d × k column-major with leading dimension d
 /// (k row-major rows of length d).
 template <class Acc>

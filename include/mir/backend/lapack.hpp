@@ -27,6 +27,25 @@ inline const char* name() noexcept {
 #endif
 }
 
+/// OpenBLAS's threads per call (1 for another CBLAS: it cannot be asked).
+inline int threads() noexcept {
+#if defined(OPENBLAS_VERSION)
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+/// Sets OpenBLAS's threads per call (process-wide); false for another CBLAS.
+inline bool set_threads(int n) noexcept {
+#if defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(n);
+    return true;
+#else
+    (void)n;
+    return false;
+#endif
+}
+
 /// True for the scalars CBLAS/LAPACKE take.
 template <class Real>
 inline constexpr bool native = std::is_same_v<Real, double> || std::is_same_v<Real, float>;
