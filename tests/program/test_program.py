@@ -158,6 +158,17 @@ def test_threads_give_the_same_numbers():
     d = os.path.join(GOLDEN, "f32_wide")
     a, b = compute_json(d), compute_json(d, "--threads", "3")
     assert a == b
+    assert compute_json(d, "--threads", "auto", "--blas-threads", "auto") == a
+    # More BLAS threads may sum in another order: equal to rounding.
+    c = compute_json(d, "--threads", "1", "--blas-threads", "2")
+    assert abs(c["mir"] - a["mir"]) <= 1e-12 * abs(a["mir"]), (a["mir"], c["mir"])
+    for la, lc in zip(a["layers"], c["layers"]):
+        assert abs(la["fid"] - lc["fid"]) <= 1e-10 * la["fid"] + la["fid_bound"], (la, lc)
+    for bad in (["--threads", "0"], ["--threads", "3x"], ["--blas-threads", "0"], ["--blas-threads", "auto1"],
+                ["--threads", "1025"]):
+        p = run("compute", d, *bad, ok=False)
+        assert p.returncode == 2, (bad, p.returncode)
+        assert "auto or 1..1024" in p.stderr, (bad, p.stderr)
 
 
 def test_human_output_and_official_fast_note():
