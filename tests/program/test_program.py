@@ -171,6 +171,29 @@ def test_threads_give_the_same_numbers():
         assert "auto or 1..1024" in p.stderr, (bad, p.stderr)
 
 
+def test_table_formats_csv_and_markdown(tmp):
+    import csv
+    d = os.path.join(GOLDEN, "f16_small")
+    j = compute_json(d)
+    p = run("compute", d, "--format", "csv", "--plot", os.path.join(tmp, "p.svg"))
+    lines = p.stdout.splitlines()
+    table = list(csv.DictReader(l for l in lines if not l.startswith("#")))
+    assert [int(r["layer"]) for r in table] == [l["layer"] for l in j["layers"]]
+    for r, l in zip(table, j["layers"]):
+        assert float(r["fid"]) == l["fid"] and float(r["alpha"]) == l["alpha"]  # every digit
+        assert int(r["vis_rows"]) == l["vision_rows"] and int(r["txt_out"]) == l["text_outliers"]
+    assert any(l.startswith("# MIR = ") and float(l.split("=")[1]) == j["mir"] for l in lines), lines
+    assert "plot written" not in p.stdout and "plot written" in p.stderr  # not inside the CSV
+    p = run("compute", d, "--format", "markdown", "--sqrt", "newton-schulz")
+    rows = [l for l in p.stdout.splitlines() if l.startswith("|")]
+    assert rows[0].startswith("| layer |") and "sqrt_status" in rows[0]
+    assert set(rows[1].replace("|", "")) <= set("-:")  # the separator row
+    assert len(rows) == 2 + len(j["layers"]) and f"**MIR = {j['mir']:.6f}**" in p.stdout
+    assert run("compute", d, "--format", "table").stdout == run("compute", d).stdout
+    p = run("compute", d, "--format", "xml", ok=False)
+    assert p.returncode == 2 and "--format" in p.stderr
+
+
 def test_human_output_and_official_fast_note():
     p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "official-fast")
     assert "MIR = " in p.stdout and "EMULATES the official" in p.stdout and "not Fréchet distances" in p.stdout

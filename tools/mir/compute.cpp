@@ -33,17 +33,75 @@ bool converged(const layer_result& l) {
     return l.terms.sqrt_outcome == sqrt_status::converged || l.terms.sqrt_outcome == sqrt_status::not_iterative;
 }
 
+/// The per-layer table on stdout: aligned text (table), CSV (one header
+/// line, a row per layer, then "# MIR = ..." and "# ..." lines that CSV
+/// readers skip as comments), or a Markdown table for pasting.
 void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
-    std::printf("%zu file(s), hidden size %td, %d hidden-state indices; %s\n", d.files().size(), d.hidden_size(),
-                d.num_indices(), describe_method(o).c_str());
     const bool emulation = o.sqrt.method == sqrt_method::official_fast;
-    if (emulation) {
-        std::printf(
-            "note: --sqrt official-fast EMULATES the official default (\"fast\") mode: its float32 loop does not\n"
-            "      return a square root (about Tr(Sv St)/16 on real layers), so these are not Fréchet distances;\n"
-            "      use them only to compare with published MIR values (docs/comparing.md, SPEC §3).\n");
-    }
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
+    const std::string about = std::to_string(d.files().size()) + " file(s), hidden size " +
+                              std::to_string(d.hidden_size()) + ", " + std::to_string(d.num_indices()) +
+                              " hidden-state indices; " + describe_method(o);
+    const char* note =
+        "note: --sqrt official-fast EMULATES the official default (\"fast\") mode: its float32 loop does not\n"
+        "      return a square root (about Tr(Sv St)/16 on real layers), so these are not Fréchet distances;\n"
+        "      use them only to compare with published MIR values (docs/comparing.md, SPEC §3).\n";
+    std::vector<std::string> cols = {"layer",   "vis_rows",  "txt_rows",
+                                     "vis_out", "txt_out",   "alpha",
+                                     "fid",     "mean_term", emulation ? "trace_loop" : "trace_sqrt"};
+    if (iterative) cols.emplace_back("sqrt_status");
+    const bool csv = o.format == "csv";  // every digit (%.17g: doubles round-trip); Markdown as the table
+    const auto cells = [&](const layer_result& l) {
+        char num[4][32];
+        std::snprintf(num[0], sizeof num[0], csv ? "%.17g" : "%.5g", l.alpha);
+        std::snprintf(num[1], sizeof num[1], csv ? "%.17g" : "%.6g", l.fid);
+        std::snprintf(num[2], sizeof num[2], csv ? "%.17g" : "%.6g", l.terms.mean_term);
+        std::snprintf(num[3], sizeof num[3], csv ? "%.17g" : "%.6g", l.terms.trace_sqrt);
+        std::vector<std::string> c = {std::to_string(l.layer),
+                                      std::to_string(l.vision.rows),
+                                      std::to_string(l.text.rows),
+                                      std::to_string(l.vision.outliers),
+                                      std::to_string(l.text.outliers),
+                                      num[0],
+                                      num[1],
+                                      num[2],
+                                      num[3]};
+        if (iterative) {
+            c.push_back(std::string(to_string(l.terms.sqrt_outcome)) + (converged(l) ? "" : " (NOT CONVERGED)"));
+        }
+        return c;
+    };
+    if (csv) {
+        for (std::size_t i = 0; i < cols.size(); ++i) std::printf("%s%s", i ? "," : "", cols[i].c_str());
+        std::printf("\n");
+        for (const auto& l : r.layers) {
+            const auto c = cells(l);
+            for (std::size_t i = 0; i < c.size(); ++i) std::printf("%s%s", i ? "," : "", c[i].c_str());
+            std::printf("\n");
+        }
+        std::printf("# MIR = %.17g\n# %s\n", r.mir, about.c_str());
+        if (emulation) std::printf("# --sqrt official-fast: an emulation of the official fast mode, not FIDs\n");
+        return;
+    }
+    if (o.format == "markdown") {
+        std::printf("%s\n\n", about.c_str());
+        if (emulation)
+            std::printf("> %s\n\n", "--sqrt official-fast EMULATES the official fast mode: not Fréchet distances");
+        std::string sep = "|";
+        for (const auto& c : cols) {
+            std::printf("| %s ", c.c_str());
+            sep += c == "layer" || c == "sqrt_status" ? "---|" : "---:|";
+        }
+        std::printf("|\n%s\n", sep.c_str());
+        for (const auto& l : r.layers) {
+            for (const auto& c : cells(l)) std::printf("| %s ", c.c_str());
+            std::printf("|\n");
+        }
+        std::printf("\n**MIR = %.6f**\n", r.mir);
+        return;
+    }
+    std::printf("%s\n", about.c_str());
+    if (emulation) std::printf("%s", note);
     std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
                 "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt", iterative ? "  sqrt_status" : "");
     for (const auto& l : r.layers) {
@@ -155,7 +213,9 @@ int run_compute(const compute_options& o) {
     out.commit();
     if (!to_stdout) {
         print_table(r, o, d);
-        if (!o.plot.empty() && !o.quiet) std::printf("plot written to %s\n", o.plot.c_str());
+        if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table
+            std::fprintf(o.format == "table" ? stdout : stderr, "plot written to %s\n", o.plot.c_str());
+        }
     }
     return 0;
 }
@@ -178,6 +238,8 @@ command register_compute(CLI::App& app) {
     c->add_option("--plot", s->o.plot,
                   "write an SVG plot of per-layer FID to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, s->o.threads);
+    c->add_option("--format", s->o.format, "the per-layer table on stdout: table (default), csv or markdown")
+        ->check(CLI::IsMember({"table", "csv", "markdown"}));
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

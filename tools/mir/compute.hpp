@@ -23,6 +23,7 @@ struct compute_options {
     std::string plot;  // "" = none
     thread_options threads;
     bool quiet = false;
+    std::string format = "table";  // the stdout table: table | csv | markdown
 };
 
 /// What the files hold (opened and checked consistent across files).
