@@ -330,6 +330,16 @@ def sanitized_build():
         return b"AddressSanitizer" in f.read()
 
 
+def compute_under_memory_limit(path, mb):
+    """mir compute PATH under an address-space limit of MB megabytes (one BLAS thread)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
+    return subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit,
+                          env=env, timeout=120)
+
+
 def test_out_of_memory_names_the_layer(tmp):
     if sanitized_build():
         pytest.skip("ASan reserves terabytes of address space: RLIMIT_AS cannot be used")
@@ -339,13 +349,7 @@ def test_out_of_memory_names_the_layer(tmp):
     rng = random.Random(3)
     d = 6000
     path = presplit(os.path.join(tmp, "wide.safetensors"), [rows(rng, 3, d)] * 2, [rows(rng, 3, d)] * 2)
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
-
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
-    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env,
-                       timeout=120)
+    p = compute_under_memory_limit(path, 250)
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert "out of memory" in p.stderr and "layer 1" in p.stderr, p.stderr
 
@@ -372,13 +376,7 @@ def test_npz_member_out_of_memory_names_file_and_member(tmp):
                 m.write(chunk)
         with z.open("vision_mask.npy", "w") as m:
             m.write(npy_header("|b1", (t,)) + bytes([1]) * 100 + bytes(t - 100))
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
-
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OPENBLAS_CORETYPE="Haswell")
-    p = subprocess.run([MIR, "compute", path, "--quiet"], capture_output=True, text=True, preexec_fn=limit, env=env,
-                       timeout=120)
+    p = compute_under_memory_limit(path, 250)
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert "big.npz" in p.stderr and "hidden_states" in p.stderr and "out of memory" in p.stderr, p.stderr
     assert "bad_alloc" not in p.stderr, p.stderr
