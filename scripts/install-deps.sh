@@ -33,6 +33,7 @@ TEST_PACKAGES=(
   python3-numpy python3-scipy          # bench/ baselines, examples/python
   python3-torch                        # tests/python (the dump script's masks vs the official slices)
   librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
+  groff-base man-db                    # the man page: rendered without warnings, found by man after install
 )
 
 group="${1:-test}"

@@ -194,6 +194,26 @@ def test_table_formats_csv_and_markdown(tmp):
     assert p.returncode == 2 and "--format" in p.stderr
 
 
+def test_man_page_is_generated_from_the_options(tmp):
+    import re
+    import shutil
+    page = run("--man").stdout
+    assert page.startswith(".\\\"") and ".TH MIR 1" in page and page.isascii()
+    # Every option of every subcommand's --help is in the page (both come from one definition).
+    for sub in ("compute", "synth", "inspect", "moca-init", "bench-sqrt"):
+        assert f'.SH "MIR {sub.replace("-", chr(92) + "-")}"' in page, sub
+        for opt in set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", run(sub, "--help").stdout)):
+            assert opt.replace("-", "\\-") in page, (sub, opt)
+    # groff renders it without a warning.
+    assert shutil.which("groff"), "groff is not installed (Debian: groff-base)"
+    r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    # mir --man FILE writes the same page to a file.
+    out = os.path.join(tmp, "mir.1")
+    run("--man", out)
+    assert open(out).read() == page
+
+
 def test_human_output_and_official_fast_note():
     p = run("compute", os.path.join(GOLDEN, "f16_small"), "--sqrt", "official-fast")
     assert "MIR = " in p.stdout and "EMULATES the official" in p.stdout and "not Fréchet distances" in p.stdout

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "man_page.hpp"
 #include "output.hpp"
 
 namespace {
@@ -52,6 +53,17 @@ int main(int argc, char** argv) {
         mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),
         mir::tool::register_moca_init(app), mir::tool::register_bench_sqrt(app),
     };
+    if ((argc == 2 || argc == 3) && std::strcmp(argv[1], "--man") == 0) {  // the manual page: mir --man [FILE]
+        try {
+            mir::tool::write_output(argc == 3 ? argv[2] : "-",
+                                    mir::tool::man_page(app, std::string("mir ") + MIR_VERSION_STRING), "the man page");
+            mir::tool::check_stdout();
+            return 0;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mir: error: %s\n", e.what());
+            return 1;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
