@@ -34,6 +34,7 @@ TEST_PACKAGES=(
   python3-torch                        # tests/python (the dump script's masks vs the official slices)
   librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
   groff-base man-db                    # the man page: rendered without warnings, found by man after install
+  doxygen                              # the API reference (ctest api_reference: no warnings)
 )
 
 group="${1:-test}"

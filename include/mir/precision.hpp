@@ -28,7 +28,7 @@ constexpr std::string_view to_string(precision p) noexcept { return p == precisi
     throw argument_error("unknown precision '" + std::string(s) + "' (expected fp64 or fp32)");
 }
 
-/// Calls fn.template operator()<Acc>() with Acc = double or float, as p
+/// Calls `fn.template operator()<Acc>()` with Acc = double or float, as p
 /// says: the one place a run-time precision picks an accumulation type.
 template <class Fn>
 decltype(auto) with_precision(precision p, Fn&& fn) {
