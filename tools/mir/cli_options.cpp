@@ -103,7 +103,8 @@ void add_sqrt_options(CLI::App& c, std::string& method, sqrt_options& o) {
                  iterative +
                      ": stop when |tr(I - Z Y)| <= TOL, a bound on the relative error of the trace square "
                      "root (default 1e-10; 0 < TOL < 1)")
-        ->check(finite_between(0.0, 1.0, "TOL"));
+        ->check(finite_between(0.0, 1.0, "TOL"))
+        ->default_str("1e-10");  // 0 in sqrt_options: the method's default (default_sqrt_tol)
     c.add_option("--sqrt-max-iter", o.max_iter, iterative + ": iteration limit (default 100)")
         ->check(CLI::Range(1, 100000));
 }
@@ -138,12 +139,14 @@ void add_threads_option(CLI::App& c, thread_options& threads) {
                  "layers computed in parallel: auto (default: one per core, as many as the layers and memory "
                  "allow) or N")
         ->transform(auto_or_count())
-        ->type_name("N");
+        ->type_name("N")
+        ->default_str("auto");
     c.add_option("--blas-threads", threads.blas,
                  "BLAS threads in each layer: auto (default: the cores left per layer; OPENBLAS_NUM_THREADS "
                  "when set) or N")
         ->transform(auto_or_count())
-        ->type_name("N");
+        ->type_name("N")
+        ->default_str("auto");
 }
 
 }  // namespace mir::tool

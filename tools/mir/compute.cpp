@@ -2,9 +2,11 @@
 
 #include <mir/source/dump.hpp>
 
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
-#include <unistd.h>
 
 #include "cli_options.hpp"
 #include "command.hpp"
@@ -12,6 +14,7 @@
 #include "layers.hpp"
 #include "output.hpp"
 #include "plot.hpp"
+#include "provenance.hpp"
 
 namespace mir::tool {
 
@@ -118,9 +121,11 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
 
 }  // namespace
 
-nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d) {
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d,
+                                   const run_details& run) {
     const sqrt_method_info& method = info(o.sqrt.method);  // which sqrt_* fields apply
     nlohmann::ordered_json j;
+    j["schema_version"] = result_schema_version;
     j["mir"] = r.mir;
     j["sqrt"] = std::string(method.name);
     if (method.emulation)
@@ -159,9 +164,17 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
         if (method.iterative) e["sqrt_iterations"] = l.terms.sqrt_iterations;
         if (method.has_residual) e["sqrt_residual"] = l.terms.sqrt_residual;
         if (method.iterative) e["sqrt_status"] = std::string(to_string(l.terms.sqrt_outcome));
+        const auto at = std::find(run.layers.begin(), run.layers.end(), l.layer);
+        if (at != run.layers.end()) e["wall_s"] = run.layer_seconds[static_cast<std::size_t>(at - run.layers.begin())];
         layers.push_back(std::move(e));
     }
     j["layers"] = std::move(layers);
+    // Provenance: which mir, command and options, inputs, machine; when.
+    nlohmann::ordered_json rec = run_record();
+    for (auto& [k, v] : rec.items()) j[k] = v;
+    j["options"] = run.sub != nullptr ? options_record(*run.sub) : nlohmann::ordered_json::object();
+    j["threads"] = {{"layer_workers", run.threads.layer_workers}, {"blas_threads", run.threads.blas_threads}};
+    j["inputs"] = inputs_record(d);
     return j;
 }
 
@@ -181,16 +194,23 @@ int run_compute(const compute_options& o) {
     const bool to_stdout = o.json == "-" || o.plot == "-";
 
     std::vector<layer_result> results(layers.size());
+    run_details run;
+    run.sub = o.sub;
+    run.layers = layers;
+    run.layer_seconds.assign(layers.size(), 0.0);
     layer_options lo;
     lo.policy = o.policy;
     lo.sqrt = o.sqrt;
     lo.precision = o.precision;
     const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
+    run.threads = threads;
     run_layers(layers, threads.layer_workers,
                [&](std::size_t i) {
                    layer_options li = lo;
                    li.layer = layers[i];
+                   const auto t0 = std::chrono::steady_clock::now();
                    results[i] = compute_layer_from_files(d, layers[i], li);
+                   run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                },
                {progress, std::to_string(d.files().size()) + " files"});
 
@@ -205,7 +225,7 @@ int run_compute(const compute_options& o) {
         }
     }
     const mir_result r = aggregate(std::move(results));
-    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d)), "the JSON output");
+    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run)), "the JSON output");
     if (!o.plot.empty()) {
         out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"),
                 "the plot");
@@ -241,6 +261,7 @@ command register_compute(CLI::App& app) {
     c->add_option("--format", s->o.format, "the per-layer table on stdout: table (default), csv or markdown")
         ->check(CLI::IsMember({"table", "csv", "markdown"}));
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
+    s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error
                     s->o.policy = parse_outlier_policy(s->policy_name);

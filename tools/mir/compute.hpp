@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <mir/backend/threads.hpp>
+
+#include <CLI/CLI.hpp>
+
 #include "cli_options.hpp"
 
 namespace mir::tool {
@@ -24,6 +28,15 @@ struct compute_options {
     thread_options threads;
     bool quiet = false;
     std::string format = "table";  // the stdout table: table | csv | markdown
+    const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
+};
+
+/// What a run did besides its result: for the JSON's provenance.
+struct run_details {
+    const CLI::App* sub = nullptr;
+    std::vector<int> layers;            // in the order computed
+    std::vector<double> layer_seconds;  // wall time of each
+    thread_plan threads;
 };
 
 /// What the files hold (opened and checked consistent across files).
@@ -35,7 +48,8 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 /// The whole command; returns the process exit code.
 int run_compute(const compute_options& o);
 
-/// The JSON document of a result (schema in docs/cli.md).
-nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d);
+/// The JSON document of a result (docs/schema/compute.schema.json, docs/cli.md).
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d,
+                                   const run_details& run = {});
 
 }  // namespace mir::tool

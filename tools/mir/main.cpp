@@ -18,6 +18,7 @@
 #include "command.hpp"
 #include "man_page.hpp"
 #include "output.hpp"
+#include "provenance.hpp"
 
 namespace {
 
@@ -46,8 +47,10 @@ void use_fast_blas_kernels(char** argv) {
 // Exit codes (docs/cli.md): 0 success, 1 a data or runtime error, 2 a usage error.
 int main(int argc, char** argv) {
     use_fast_blas_kernels(argv);
+    mir::tool::record_invocation(argc, argv);
     CLI::App app{"mir — Modality Integration Rate of vision-language models from hidden-state dumps"};
     app.set_version_flag("--version", std::string("mir ") + MIR_VERSION_STRING);
+    app.option_defaults()->always_capture_default();  // defaults in --help, the man page and the JSON's options
     app.require_subcommand(1);
     const std::vector<mir::tool::command> commands{
         mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),

@@ -86,6 +86,8 @@ public:
     /// Rows of each modality per layer, over all files.
     [[nodiscard]] index_t vision_rows() const noexcept { return vision_rows_; }
     [[nodiscard]] index_t text_rows() const noexcept { return text_rows_; }
+    /// What opening each file found (closed: layout, dtype, row counts), in files() order.
+    [[nodiscard]] const std::vector<dump_file>& dump_files() const noexcept { return cache_; }
 
     /// Pushes file n, every layer the sink wants, into the sink.
     void feed_sample(index_t n, hidden_state_sink& sink) const {
