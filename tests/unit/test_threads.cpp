@@ -64,8 +64,9 @@ TEST_CASE("threads: the machine's cores and the backend's BLAS threads", "[threa
         CHECK(mir::set_blas_threads(before));
         CHECK(mir::blas_threads() == before);
     } else {
-        WARN("this backend (" << mir::backend::active::name() << ") cannot be told its threads: "
-             "set_blas_threads returned false");
+        WARN("this backend (" << mir::backend::active::name()
+                              << ") cannot be told its threads: "
+                                 "set_blas_threads returned false");
         CHECK(mir::blas_threads() == before);
     }
 }

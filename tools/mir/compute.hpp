@@ -27,7 +27,7 @@ struct compute_options {
     std::string plot;  // "" = none
     thread_options threads;
     bool quiet = false;
-    std::string format = "table";  // the stdout table: table | csv | markdown
+    std::string format = "table";   // the stdout table: table | csv | markdown
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 

@@ -29,7 +29,8 @@ std::string roff(std::string_view s, bool hyphens = false) {
         } else if (c >= 0x80) {  // a UTF-8 sequence (the help texts are UTF-8): its code point
             const int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
             unsigned cp = extra == 3 ? c & 0x07u : extra == 2 ? c & 0x0fu : c & 0x1fu;
-            for (int k = 0; k < extra && i + 1 < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3fu);
+            for (int k = 0; k < extra && i + 1 < s.size(); ++k)
+                cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3fu);
             char buf[16];
             std::snprintf(buf, sizeof buf, "\\[u%04X]", extra == 0 ? 0xFFFDu : cp);
             out += buf;
@@ -43,7 +44,8 @@ std::string roff(std::string_view s, bool hyphens = false) {
 /// "--threads, -t N" as the option list shows it: names in bold, the value's type in italics.
 std::string option_head(const CLI::Option& o) {
     std::string names;
-    for (const auto& n : o.get_snames()) names += (names.empty() ? "" : ", ") + std::string("\\fB\\-") + roff(n) + "\\fR";
+    for (const auto& n : o.get_snames())
+        names += (names.empty() ? "" : ", ") + std::string("\\fB\\-") + roff(n) + "\\fR";
     for (const auto& n : o.get_lnames()) {
         names += (names.empty() ? "" : ", ") + std::string("\\fB\\-\\-") + roff(n, true) + "\\fR";
     }
@@ -87,22 +89,26 @@ std::string man_page(const CLI::App& app, const std::string& version) {
     for (const CLI::App* sub : app.get_subcommands({})) out += synopsis(*sub) + "\n.br\n";
     out += "\\fBmir \\-\\-version\\fR | \\fB\\-\\-help\\fR | \\fB\\-\\-man\\fR\n";
     out += ".SH DESCRIPTION\n" + roff(app.get_description()) + ".\n";
-    out += ".PP\nFor each decoder layer, the Fr\\('echet distance between the distributions of the vision and the "
-           "text hidden states (after a text\\-centric scale and a 3\\(*s outlier rule), summed over layers, "
-           "log10 (Huang et al., ICCV 2025). Each subcommand is described below; \\fBmir\\fR \\fISUBCOMMAND\\fR "
-           "\\fB\\-\\-help\\fR prints the same options.\n";
+    out +=
+        ".PP\nFor each decoder layer, the Fr\\('echet distance between the distributions of the vision and the "
+        "text hidden states (after a text\\-centric scale and a 3\\(*s outlier rule), summed over layers, "
+        "log10 (Huang et al., ICCV 2025). Each subcommand is described below; \\fBmir\\fR \\fISUBCOMMAND\\fR "
+        "\\fB\\-\\-help\\fR prints the same options.\n";
     for (const CLI::App* sub : app.get_subcommands({})) {
         out += ".SH \"MIR " + roff(sub->get_name(), true) + "\"\n" + roff(sub->get_description()) + ".\n";
         options_section(out, *sub);
     }
-    out += ".SH \"EXIT STATUS\"\n.TP\n0\nsuccess\n.TP\n1\na data or runtime error (a malformed dump, a "
-           "numerical failure, an output that cannot be written)\n.TP\n2\na usage error (an unknown option, a "
-           "value out of range, outputs that clash)\n";
-    out += ".SH ENVIRONMENT\n.TP\n\\fBOPENBLAS_NUM_THREADS\\fR\nBLAS threads per call when \\fB\\-\\-blas\\-threads\\fR "
-           "is auto.\n.TP\n\\fBOPENBLAS_CORETYPE\\fR\nOpenBLAS's kernels; when unset and OpenBLAS falls back to its "
-           "generic kernels on an AVX2/AVX\\-512 CPU, mir restarts itself with the right ones.\n";
-    out += ".SH \"SEE ALSO\"\nThe documentation in the source tree: docs/cli.md (the program), docs/io.md "
-           "(dump formats), docs/errors.md (every error), docs/comparing.md (published values).\n";
+    out +=
+        ".SH \"EXIT STATUS\"\n.TP\n0\nsuccess\n.TP\n1\na data or runtime error (a malformed dump, a "
+        "numerical failure, an output that cannot be written)\n.TP\n2\na usage error (an unknown option, a "
+        "value out of range, outputs that clash)\n";
+    out +=
+        ".SH ENVIRONMENT\n.TP\n\\fBOPENBLAS_NUM_THREADS\\fR\nBLAS threads per call when \\fB\\-\\-blas\\-threads\\fR "
+        "is auto.\n.TP\n\\fBOPENBLAS_CORETYPE\\fR\nOpenBLAS's kernels; when unset and OpenBLAS falls back to its "
+        "generic kernels on an AVX2/AVX\\-512 CPU, mir restarts itself with the right ones.\n";
+    out +=
+        ".SH \"SEE ALSO\"\nThe documentation in the source tree: docs/cli.md (the program), docs/io.md "
+        "(dump formats), docs/errors.md (every error), docs/comparing.md (published values).\n";
     return out;
 }
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "cli_options.hpp"
 #include <vector>
+#include "cli_options.hpp"
 
 namespace mir::tool {
 

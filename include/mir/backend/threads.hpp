@@ -28,9 +28,7 @@ namespace mir {
 
 /// The threads the active backend's BLAS uses per call (1 where it cannot
 /// be told: the pure-Eigen backend without OpenMP, another CBLAS).
-[[nodiscard]] inline int blas_threads() noexcept {
-    return backend::active::threads();
-}
+[[nodiscard]] inline int blas_threads() noexcept { return backend::active::threads(); }
 
 /// Sets the BLAS threads per call (process-wide, as OpenBLAS keeps it);
 /// n >= 1. Returns false where the backend cannot be told (nothing changes).

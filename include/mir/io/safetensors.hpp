@@ -226,7 +226,15 @@ private:
     /// What the next value is to the table.
     enum class role : unsigned char { root, entry, metadata_value, dtype, shape, offsets, dimension, offset, ignored };
     struct frame {
-        enum kind : unsigned char { in_root, in_metadata, in_entry, in_shape, in_offsets, skip_object, skip_array } what;
+        enum kind : unsigned char {
+            in_root,
+            in_metadata,
+            in_entry,
+            in_shape,
+            in_offsets,
+            skip_object,
+            skip_array
+        } what;
         role value = role::ignored;              // of an object: the role of the value after the last key
         std::unordered_set<std::string> keys{};  // keys seen (only for keys no table holds)
     };
