@@ -1,7 +1,7 @@
 // The backend seam: a backend chosen from outside (MIR_BACKEND_HEADER, as a
 // CUDA backend would be) receives every dense kernel of the statistics and
 // the trace square roots, and a failing eigenvalue solver becomes a status.
-#define CATCH_CONFIG_MAIN
+
 #include <catch2/catch.hpp>
 
 #include <mir/mir.hpp>

@@ -2,7 +2,6 @@
 
 #include <mir/source/dump.hpp>
 
-#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -178,6 +177,24 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     return j;
 }
 
+/// What the progress display counts: rows per pass, bytes per row, where each file ends.
+static progress_work progress_work_of(const dump_summary& d, const std::vector<int>& layers) {
+    progress_work w;
+    w.layers = layers;
+    double bytes = 0.0;
+    index_t rows = 0;
+    for (const dump_file& f : d.dump_files()) {
+        const index_t r = f.vision_rows() + f.text_rows();
+        rows += r;
+        w.file_row_ends.push_back(rows);
+        bytes += static_cast<double>(r) * static_cast<double>(f.hidden_size()) *
+                 static_cast<double>(io::size_of(f.dtype()));
+    }
+    w.rows_per_pass = rows;
+    w.bytes_per_row = rows > 0 ? bytes / static_cast<double>(rows) : 0.0;
+    return w;
+}
+
 int run_compute(const compute_options& o) {
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
     // Every output checked before any work: on stdout at most one, distinct files, none an input.
@@ -190,7 +207,6 @@ int run_compute(const compute_options& o) {
 
     const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
-    const bool progress = !o.quiet && isatty(STDERR_FILENO);
     const bool to_stdout = o.json == "-" || o.plot == "-";
 
     std::vector<layer_result> results(layers.size());
@@ -204,15 +220,17 @@ int run_compute(const compute_options& o) {
     lo.precision = o.precision;
     const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
     run.threads = threads;
-    run_layers(layers, threads.layer_workers,
-               [&](std::size_t i) {
-                   layer_options li = lo;
-                   li.layer = layers[i];
-                   const auto t0 = std::chrono::steady_clock::now();
-                   results[i] = compute_layer_from_files(d, layers[i], li);
-                   run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-               },
-               {progress, std::to_string(d.files().size()) + " files"});
+    progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
+    run_layers(layers, threads.layer_workers, [&](std::size_t i) {
+        layer_options li = lo;
+        li.layer = layers[i];
+        li.progress = display.callback(i);
+        const auto t0 = std::chrono::steady_clock::now();
+        results[i] = compute_layer_from_files(d, layers[i], li);
+        run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        display.layer_done(i);
+    });
+    display.finish();
 
     for (const auto& l : results) {
         if (!converged(l)) {
@@ -260,7 +278,8 @@ command register_compute(CLI::App& app) {
     add_threads_option(*c, s->o.threads);
     c->add_option("--format", s->o.format, "the per-layer table on stdout: table (default), csv or markdown")
         ->check(CLI::IsMember({"table", "csv", "markdown"}));
-    c->add_flag("--quiet", s->o.quiet, "no progress on stderr");
+    c->add_flag("--quiet", s->o.quiet, "no progress on stderr (unless --progress always|json)");
+    add_progress_options(*c, s->o.progress);
     s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_options.hpp"
+#include "progress_display.hpp"
 
 namespace mir::tool {
 
@@ -27,6 +28,7 @@ struct compute_options {
     std::string plot;  // "" = none
     thread_options threads;
     bool quiet = false;
+    progress_options progress;      // --progress, --progress-interval
     std::string format = "table";   // the stdout table: table | csv | markdown
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };

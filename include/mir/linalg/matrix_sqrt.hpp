@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "mir/element.hpp"
+#include "mir/progress.hpp"
 
 namespace mir {
 
@@ -57,6 +58,8 @@ struct iteration_control {
     /// non-decrease means rounding (or divergence on a singular input); a few
     /// extra steps let the residual settle at its floor.
     int patience = 3;
+    /// Called after every iteration (stage square_root, iteration k, its residual).
+    progress_callback progress;
 };
 
 /// Default tolerance on the residual |tr(I − Z_k Y_k)|: 1e-10 in double,
@@ -149,6 +152,13 @@ public:
     /// Records iterate y of step k with residual r; true when the
     /// iteration should stop (status() says why).
     bool stop(int k, double r, const matrix& y) {
+        if (ctl_.progress) {
+            progress_event e;
+            e.stage = progress_stage::square_root;
+            e.iteration = k;
+            e.residual = r;
+            ctl_.progress(e);
+        }
         if (!std::isfinite(r)) return fail();
         if (k > 0 || rank_first_) {
             if (r < best_r_) {

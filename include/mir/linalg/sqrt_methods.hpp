@@ -63,6 +63,7 @@ struct sqrt_options {
     mir::precision precision = mir::precision::fp64;
     bool scaling = true;  ///< Denman–Beavers: determinantal scaling
     int degree = 0;       ///< Taylor degree K (default 10); Padé [m/m] with m = degree (default 5)
+    progress_callback progress;  ///< iterative methods: called after every iteration (mir/progress.hpp)
 
     sqrt_options() = default;
     sqrt_options(sqrt_method m) : method(m) {}  // NOLINT(google-explicit-constructor): options from a method
@@ -111,6 +112,7 @@ template <class Real>
     iteration_control ctl;
     ctl.tol = o.tol;
     ctl.max_iter = o.max_iter;
+    ctl.progress = o.progress;
     switch (o.method) {
         case sqrt_method::newton_schulz: return newton_schulz_sqrt<Real>(a, o.normalization, ctl);
         case sqrt_method::denman_beavers: return denman_beavers_sqrt<Real>(a, o.scaling, ctl);

@@ -13,6 +13,7 @@
 #include "mir/error.hpp"
 #include "mir/metric/frechet.hpp"
 #include "mir/precision.hpp"
+#include "mir/progress.hpp"
 #include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/outliers.hpp"
@@ -25,6 +26,17 @@ struct layer_options {
     mir::precision precision = mir::precision::fp64;
     sqrt_options sqrt = sqrt_method::exact;  ///< method and its controls (assign a sqrt_method for the defaults)
     int layer = -1;  ///< hidden-state index, for results and error messages
+    /// Called as the computation goes (mir/progress.hpp): after every chunk of
+    /// rows of every pass (multipass), when the square root starts and after
+    /// each of its iterations (unless sqrt.progress is set: then that one).
+    progress_callback progress;
+
+    /// The square-root options with `progress` reaching them.
+    [[nodiscard]] sqrt_options sqrt_with_progress() const {
+        sqrt_options s = sqrt;
+        if (!s.progress) s.progress = progress;
+        return s;
+    }
 };
 
 /// What one modality contributed to a layer.
@@ -62,7 +74,19 @@ inline modality_summary summarize(const modality_stats& s) {
 /// sqrt_method::official_fast (an emulation, not a Fréchet distance) the
 /// float32 loop runs on the α-scaled covariances, as the official code runs
 /// it on α-scaled rows: the seam where the emulation meets the statistics.
-[[nodiscard]] inline layer_result compute_layer(const layer_statistics& s, const sqrt_options& method = {}) {
+[[nodiscard]] inline layer_result compute_layer(const layer_statistics& s, const sqrt_options& method_in = {}) {
+    sqrt_options method = method_in;
+    if (method_in.progress) {  // every report names the layer; one when the square root starts
+        method.progress = [&method_in, layer = s.layer](const progress_event& e) {
+            progress_event named = e;
+            named.layer = layer;
+            method_in.progress(named);
+        };
+        progress_event start;
+        start.stage = progress_stage::square_root;
+        start.layer = s.layer;
+        method_in.progress(start);
+    }
     layer_result r;
     r.layer = s.layer;
     r.alpha = s.alpha;
@@ -88,7 +112,8 @@ template <element TV, element TT>
 [[nodiscard]] layer_result compute_layer(const row_view<TV>& vision, const row_view<TT>& text,
                                          const layer_options& opt = {}) {
     return with_precision(opt.precision, [&]<class Acc>() {
-        return compute_layer(compute_layer_statistics<Acc>(vision, text, opt.policy, opt.layer), opt.sqrt);
+        return compute_layer(compute_layer_statistics<Acc>(vision, text, opt.policy, opt.layer),
+                             opt.sqrt_with_progress());
     });
 }
 

@@ -18,7 +18,9 @@ namespace mir {
 template <accumulator_type Acc = double, class Replay>
 [[nodiscard]] layer_result compute_layer_multipass(Replay&& replay, index_t dim, const layer_options& opt = {},
                                                    multipass_info* info = nullptr) {
-    return compute_layer(compute_layer_statistics_multipass<Acc>(replay, dim, opt.policy, opt.layer, info), opt.sqrt);
+    return compute_layer(compute_layer_statistics_multipass<Acc>(replay, dim, opt.policy, opt.layer, info,
+                                                                 opt.progress),
+                         opt.sqrt_with_progress());
 }
 
 }  // namespace mir

@@ -30,6 +30,7 @@
 
 #include "mir/element.hpp"
 #include "mir/error.hpp"
+#include "mir/progress.hpp"
 #include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"
 #include "mir/stats/moments.hpp"
@@ -119,21 +120,36 @@ template <accumulator_type Acc = double, element TV, element TT>
 /// From a replayable source, exact. `replay(sink)` must call
 /// `sink(is_vision, rows)` (rows: any row_view<T>) for every row of the
 /// layer, presenting the same rows in the same order on every call.
+/// `progress`, when set, is called after every chunk of rows of every pass.
 template <accumulator_type Acc = double, class Replay>
-[[nodiscard]] layer_statistics compute_layer_statistics_multipass(Replay&& replay, index_t dim,
-                                                                  outlier_policy policy = outlier_policy::replace_median,
-                                                                  int layer = -1, multipass_info* info = nullptr) {
+[[nodiscard]] layer_statistics compute_layer_statistics_multipass(
+    Replay&& replay, index_t dim, outlier_policy policy = outlier_policy::replace_median, int layer = -1,
+    multipass_info* info = nullptr, const progress_callback& progress = {}) {
     using state = detail::replayed_modality<Acc>;
     const outlier_plan plan = plan_of(policy);
     state vis(dim, "vision", layer), txt(dim, "text", layer);
     int passes = 0;
     std::size_t median_bytes = 0;
+    progress_event event;  // what `progress` is told: updated as the passes go
+    event.layer = layer;
+    event.passes = 2;
+    const auto begin_pass = [&](progress_stage stage) {
+        event.stage = stage;
+        event.pass = passes + 1;
+        event.passes = std::max(event.passes, event.pass);
+        event.rows = 0;
+    };
+    const auto report = [&](index_t rows) {
+        event.rows += rows;
+        if (progress) progress(event);
+    };
     const auto check = [&](const auto& rows, const state& s) {
         validate_view(rows, std::string(s.ctx.modality) + " rows");
         detail::require_columns(rows.cols, dim, s.ctx);
     };
 
     // Pass 1: norms, and the median's first digit.
+    begin_pass(progress_stage::norms);
     if (plan.needs_median()) {
         vis.selector.begin_pass();
         txt.selector.begin_pass();
@@ -145,8 +161,10 @@ template <accumulator_type Acc = double, class Replay>
         c.row_offset = static_cast<index_t>(s.norms.size());
         append_row_norms(rows, s.norms, c);
         if (plan.needs_median()) s.selector.add(rows);
+        report(rows.rows);
     });
     ++passes;
+    event.rows_per_pass = event.rows;
     for (state* s : {&vis, &txt}) {
         const auto n = static_cast<index_t>(s->norms.size());
         detail::require_rows(n, 2, s->ctx, "rows given");
@@ -165,9 +183,11 @@ template <accumulator_type Acc = double, class Replay>
         // Scale before narrowing (moments::set_scale): fp32 holds rows near 1e30 and denormals.
         s->m.set_scale(moments<Acc>::scale_for(n > 0 ? *std::max_element(s->norms.begin(), s->norms.end()) : 0.0));
         if (s->need_median) s->selector.begin_pass();
+        if (s->need_median) event.passes = std::max(event.passes, 1 + std::max(1, s->selector.passes_left()));
     }
 
     // Pass 2: moments of the rows that enter as they are (+ the next median digit).
+    begin_pass(progress_stage::moments);
     replay([&](bool is_vision, const auto& rows) {
         state& s = is_vision ? vis : txt;
         check(rows, s);
@@ -193,6 +213,7 @@ template <accumulator_type Acc = double, class Replay>
             }
         }
         if (s.need_median) s.selector.add(rows);
+        report(rows.rows);
     });
     ++passes;
     for (state* s : {&vis, &txt}) {
@@ -210,9 +231,11 @@ template <accumulator_type Acc = double, class Replay>
         for (state* s : {&vis, &txt}) {
             if (s->median_pending()) s->selector.begin_pass();
         }
+        begin_pass(progress_stage::median);
         replay([&](bool is_vision, const auto& rows) {
             state& s = is_vision ? vis : txt;
             if (s.median_pending()) s.selector.add(rows);
+            report(rows.rows);
         });
         ++passes;
         for (state* s : {&vis, &txt}) {

@@ -68,6 +68,10 @@ public:
 
     [[nodiscard]] bool done() const noexcept { return started_ && bits_ >= key_bits_; }
     [[nodiscard]] int passes() const noexcept { return passes_; }
+    /// Passes still needed for an exact median (known once a pass has ended).
+    [[nodiscard]] int passes_left() const noexcept {
+        return done() ? 0 : (key_bits_ - bits_ + digit_bits - 1) / digit_bits;
+    }
     [[nodiscard]] std::size_t memory_bytes() const noexcept { return counts_.capacity() * sizeof(std::uint32_t); }
 
     void begin_pass() {
