@@ -1,6 +1,7 @@
 # ctest man_page_installed: installs the build into a fresh PREFIX and
 # checks that man(1) finds mir(1) there with MANPATH set and renders it
-# (the NAME line and every subcommand's section).
+# (the NAME line and every subcommand's section), and that the result
+# schemas are installed beside it (share/mir/schema).
 #   cmake -DBUILD_DIR=<build> -DPREFIX=<dir> -P checkManInstall.cmake
 file(REMOVE_RECURSE "${PREFIX}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}"
@@ -38,4 +39,9 @@ foreach(want "Modality Integration Rate" "MIR compute" "MIR synth" "MIR inspect"
     message(FATAL_ERROR "man mir does not show '${want}':\n${text}")
   endif()
 endforeach()
-message(STATUS "man mir: ${page} found and rendered")
+foreach(schema compute moca-init bench-sqrt provenance)
+  if(NOT EXISTS "${PREFIX}/${CMAKE_INSTALL_DATADIR}/mir/schema/${schema}.schema.json")
+    message(FATAL_ERROR "no ${schema}.schema.json in ${PREFIX}/${CMAKE_INSTALL_DATADIR}/mir/schema after cmake --install")
+  endif()
+endforeach()
+message(STATUS "man mir: ${page} found and rendered; the result schemas installed")

@@ -224,11 +224,8 @@ def test_man_page_is_generated_from_the_options(tmp):
     assert open(out).read() == page
 
 
-def test_json_validates_against_the_published_schema_and_records_provenance(tmp):
-    import jsonschema  # Debian: python3-jsonschema (scripts/install-deps.sh test)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(DATA)))
-    schema = json.load(open(os.path.join(root, "docs", "schema", "compute.schema.json")))
-    validator = jsonschema.Draft202012Validator(schema)
+def test_json_validates_against_the_published_schema_and_records_provenance(tmp, result_schema):
+    validator = result_schema.validator("compute")
     a_dir, b_dir = os.path.join(GOLDEN, "f16_small"), os.path.join(GOLDEN, "bf16_small")
     runs = {}
     for name, args in {"default": [a_dir], "ns": [a_dir, "--sqrt", "newton-schulz", "--threads", "1"],
@@ -258,6 +255,43 @@ def test_json_validates_against_the_published_schema_and_records_provenance(tmp)
     # Two runs on different inputs are told apart from their JSON alone.
     assert [f["path"] for f in runs["fp32"]["inputs"]["files"]] != [f["path"] for f in files]
     assert runs["fp32"]["inputs"]["files"][0]["dtype"] == "BF16"
+
+
+def test_every_json_the_program_writes_validates(tmp, result_schema):
+    # moca-init and bench-sqrt (grid and --from-dump) against their schemas; the provenance as compute's.
+    a_dir, b_dir = os.path.join(GOLDEN, "f16_small"), os.path.join(GOLDEN, "bf16_small")
+    moca = {}
+    for name, d in (("a", a_dir), ("b", b_dir)):
+        out = os.path.join(tmp, f"moca_{name}.safetensors")
+        js = os.path.join(tmp, f"moca_{name}.json")
+        run("moca-init", d, "--out", out, "--json", js, "--threads", "1")
+        j = json.load(open(js))
+        result_schema("moca-init", j)
+        assert j["schema_version"] == 1 and j["command_line"][1] == "moca-init" and j["out"] == out
+        assert j["options"]["dtype"] == "f32" and j["options"]["threads"] == "1" and j["options"]["quiet"] is False
+        assert j["threads"]["layer_workers"] == 1 and len(j["layers"]) == j["num_layers"]
+        assert [f["path"] for f in j["inputs"]["files"]] == sorted(
+            os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors"))
+        assert all(l["wall_s"] >= 0 for l in j["layers"])
+        moca[name] = j
+    # Two runs on different inputs are told apart from their JSON alone.
+    assert moca["a"]["inputs"]["files"][0]["dtype"] == "F16" and moca["b"]["inputs"]["files"][0]["dtype"] == "BF16"
+    grid = os.path.join(tmp, "bench")
+    run("bench-sqrt", "--out", grid, "--dims", "8,16", "--kappas", "1e2", "--quiet")
+    j = json.load(open(os.path.join(grid, "sqrt_bench.json")))
+    result_schema("bench-sqrt", j)
+    assert j["options"]["dims"] == ["8", "16"] and j["options"]["seed"] == "1" and "inputs" not in j
+    dump = os.path.join(tmp, "bench-dump")
+    run("bench-sqrt", "--out", dump, "--from-dump", a_dir, "--layer", "1", "--quiet")
+    j = json.load(open(os.path.join(dump, "sqrt_bench.json")))
+    result_schema("bench-sqrt", j)
+    assert j["inputs"]["samples"] == len(j["inputs"]["files"]) and j["options"]["layer"] == "1"
+    # The schemas can fail: a document without its provenance, or with a stray field, is refused.
+    for broken in ({k: v for k, v in j.items() if k != "started_at"}, {**j, "unexpected": 1},
+                   {**j, "blas": {**j["blas"], "threads": 0}}):
+        assert list(result_schema.validator("bench-sqrt").iter_errors(broken)), broken.keys()
+    bad = dict(moca["a"], layers=[{k: v for k, v in moca["a"]["layers"][0].items() if k != "wall_s"}])
+    assert list(result_schema.validator("moca-init").iter_errors(bad))
 
 
 def test_human_output_and_official_fast_note():

@@ -1,4 +1,4 @@
-"""`--progress`: what `mir compute` shows while it runs (pytest; ctest label `program`).
+"""`--progress`: what `mir compute` (and `moca-init`) shows while it runs (pytest; ctest label `program`).
 
 On a pseudo-terminal (util-linux `script`, in every Debian) the progress line
 must be redrawn several times before the first layer ends; `--progress json`
@@ -75,3 +75,21 @@ def test_progress_on_a_terminal_moves_before_the_first_layer_ends(tmp):
     assert any(s.startswith("mir: 1/2 layers") for s in progress), progress
     assert any(s.startswith("mir: 2 layers, 12 files,") for s in progress), progress  # the summary line
     assert "MIR" in p.stdout  # the table follows on the same terminal
+
+
+def test_moca_init_shows_the_same_progress(tmp):
+    # moca-init reads every decoder layer's hidden states as compute does: the same progress, by index i+1.
+    dumps = make_dumps(tmp, files=5)
+    out = os.path.join(tmp, "moca.safetensors")
+    p = run("moca-init", dumps, "--out", out, "--progress", "json", "--progress-interval", "0", "--json", "-")
+    updates = [json.loads(l) for l in p.stderr.splitlines() if l.strip()]
+    assert updates[-1]["event"] == "done" and updates[-1]["layers_done"] == updates[-1]["layers"] == 3
+    for key in ("elapsed_s", "layers_done", "bytes_done", "fraction"):
+        values = [u[key] for u in updates]
+        assert values == sorted(values), (key, values)
+    assert {f["layer"] for u in updates for f in u["in_flight"]} == {1, 2, 3}
+    assert json.loads(p.stdout)["num_layers"] == 3
+    # --quiet: nothing on stderr; auto without a terminal: nothing either.
+    for extra in (["--quiet"], []):
+        q = run("moca-init", dumps, "--out", out, *extra)
+        assert q.stderr == "", q.stderr

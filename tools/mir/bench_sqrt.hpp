@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 namespace mir::tool {
 
 struct bench_sqrt_options {
@@ -18,6 +20,7 @@ struct bench_sqrt_options {
     int blas_threads = 1;  ///< OpenBLAS threads (1: every method single-threaded, comparable timings)
     bool quiet = false;
     std::string replot;  ///< only redraw the SVGs of an existing sqrt_bench.csv into `out`
+    const CLI::App* sub = nullptr;  ///< the parsed subcommand, for the options record (provenance)
 };
 
 /// Runs the sweep; returns the process exit code.

@@ -11,12 +11,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include <mir/source/dump.hpp>
 
 #include "bench_sqrt_detail.hpp"
 #include "command.hpp"
 #include "output.hpp"
+#include "provenance.hpp"
 #include "usage.hpp"
 
 namespace mir::tool {
@@ -229,15 +231,18 @@ int run_bench_sqrt(const bench_sqrt_options& o) {
         write_output((dir / "sqrt_bench.csv").string(), csv, "the benchmark CSV");
     }
     const double elapsed = std::chrono::duration<double>(clock_type::now() - t_start).count();
-    nlohmann::ordered_json doc;
-    doc["blas"] = backend::active::name();
-    doc["blas_threads"] = o.blas_threads;
+    nlohmann::ordered_json doc;  // docs/schema/bench-sqrt.schema.json
+    doc["schema_version"] = result_schema_version;
     doc["full"] = o.full;
     doc["from_dump"] = o.from_dump;
     doc["seed"] = o.seed;
     doc["elapsed_s"] = elapsed;
     doc["rows"] = nlohmann::ordered_json::array();
     for (const auto& r : rows) doc["rows"].push_back(to_json(r));
+    // With --from-dump, the dump's inputs record too (which file, which layer's rows).
+    std::optional<dump_source> dump;
+    if (!o.from_dump.empty()) dump.emplace(dump_source::open(std::filesystem::path(o.from_dump)));
+    append_provenance(doc, o.sub, nullptr, dump ? &*dump : nullptr);
     out.put((dir / "sqrt_bench.csv").string(), csv, "the benchmark CSV");
     out.put((dir / "sqrt_bench.json").string(), doc.dump(1) + "\n", "the benchmark JSON");
     write_plots(out, rows, dir, machine);
@@ -274,6 +279,7 @@ command register_bench_sqrt(CLI::App& app) {
     c->add_option("--blas-threads", o->blas_threads, "OpenBLAS threads (default 1)")->check(CLI::Range(1, 1024));
     c->add_flag("--quiet", o->quiet, "no progress or summary");
     c->add_option("--replot", o->replot, "only redraw the SVGs of this sqrt_bench.csv into --out");
+    o->sub = c;
     return {c, [o] { return run_bench_sqrt(*o); }};
 }
 

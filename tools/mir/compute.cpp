@@ -169,30 +169,8 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     }
     j["layers"] = std::move(layers);
     // Provenance: which mir, command and options, inputs, machine; when.
-    nlohmann::ordered_json rec = run_record();
-    for (auto& [k, v] : rec.items()) j[k] = v;
-    j["options"] = run.sub != nullptr ? options_record(*run.sub) : nlohmann::ordered_json::object();
-    j["threads"] = {{"layer_workers", run.threads.layer_workers}, {"blas_threads", run.threads.blas_threads}};
-    j["inputs"] = inputs_record(d);
+    append_provenance(j, run.sub, &run.threads, &d);
     return j;
-}
-
-/// What the progress display counts: rows per pass, bytes per row, where each file ends.
-static progress_work progress_work_of(const dump_summary& d, const std::vector<int>& layers) {
-    progress_work w;
-    w.layers = layers;
-    double bytes = 0.0;
-    index_t rows = 0;
-    for (const dump_file& f : d.dump_files()) {
-        const index_t r = f.vision_rows() + f.text_rows();
-        rows += r;
-        w.file_row_ends.push_back(rows);
-        bytes += static_cast<double>(r) * static_cast<double>(f.hidden_size()) *
-                 static_cast<double>(io::size_of(f.dtype()));
-    }
-    w.rows_per_pass = rows;
-    w.bytes_per_row = rows > 0 ? bytes / static_cast<double>(rows) : 0.0;
-    return w;
 }
 
 int run_compute(const compute_options& o) {

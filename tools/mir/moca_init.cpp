@@ -5,6 +5,7 @@
 #include <mir/moca/checkpoint.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,8 @@
 #include "compute.hpp"
 #include "layer_runner.hpp"
 #include "output.hpp"
+#include "progress_display.hpp"
+#include "provenance.hpp"
 
 namespace mir::tool {
 
@@ -31,6 +34,7 @@ struct layer_row {
     moca::moment_match_result match;
     double fid_after_stored = 0.0;  // with (u, v) rounded to the checkpoint dtype
     index_t vision_outliers = 0, text_outliers = 0;
+    double wall_s = 0.0;  // of this layer's passes and fit
 };
 
 // (u, v) as the checkpoint stores them (numerical_error when beyond the dtype's range).
@@ -41,10 +45,13 @@ moca::layer_calibration rounded(const moca::layer_calibration& p, io::file_dtype
     return r;
 }
 
-layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt) {
+layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, io::file_dtype dt,
+                      const progress_callback& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
     const int index = moca::calibration::hidden_state_index(layer);
     const auto replay = [&](auto&& sink) { d.replay_layer(index, sink); };
-    const layer_statistics s = compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index);
+    const layer_statistics s =
+        compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index, nullptr, progress);
     layer_row r;
     r.layer = layer;
     r.match = moca::moment_match(s);
@@ -54,15 +61,17 @@ layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, i
     r.fid_after_stored = frechet_distance_terms(moca::apply_affine(s.vision.gaussian, stored), s.text.gaussian)
                              .scaled(s.alpha * s.alpha)
                              .value();
+    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
 }
 
 double change_percent(double before, double after) { return before != 0.0 ? 100.0 * (after - before) / before : 0.0; }
 
 nlohmann::ordered_json moca_json(const moca_init_options& o, const dump_summary& d, const std::vector<layer_row>& rows,
-                                 io::file_dtype dt, double sum_before, double sum_after) {
+                                 io::file_dtype dt, double sum_before, double sum_after, const thread_plan& threads) {
     const int k = d.num_indices() - 1;
     nlohmann::ordered_json j;
+    j["schema_version"] = result_schema_version;
     j["out"] = o.out;
     j["dtype"] = std::string(io::to_string(dt));
     j["outliers"] = o.policy;
@@ -83,9 +92,11 @@ nlohmann::ordered_json moca_json(const moca_init_options& o, const dump_summary&
         e["small_sd_dims"] = r.match.degenerate_dims;
         e["vision_outliers"] = r.vision_outliers;
         e["text_outliers"] = r.text_outliers;
+        e["wall_s"] = r.wall_s;
         layers.push_back(std::move(e));
     }
     j["layers"] = std::move(layers);
+    append_provenance(j, o.sub, &threads, &d);  // docs/schema/moca-init.schema.json
     return j;
 }
 
@@ -114,8 +125,14 @@ int run_moca_init(const moca_init_options& o) {
     std::vector<int> decoder_layers(static_cast<std::size_t>(k));
     std::iota(decoder_layers.begin(), decoder_layers.end(), 0);
     const thread_plan threads = plan_and_apply_threads(o.threads, decoder_layers.size(), d.hidden_size());
-    run_layers(decoder_layers, threads.layer_workers,
-               [&](std::size_t i) { rows[i] = compute_row(d, decoder_layers[i], policy, dt); });
+    std::vector<int> indices;  // what the progress shows: hidden-state index i+1 for decoder layer i
+    for (int l : decoder_layers) indices.push_back(moca::calibration::hidden_state_index(l));
+    progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, indices), o.progress);
+    run_layers(decoder_layers, threads.layer_workers, [&](std::size_t i) {
+        rows[i] = compute_row(d, decoder_layers[i], policy, dt, display.callback(i));
+        display.layer_done(i);
+    });
+    display.finish();
 
     moca::calibration c;
     for (const auto& r : rows) c.layers.push_back(r.match.params);
@@ -134,7 +151,7 @@ int run_moca_init(const moca_init_options& o) {
     }
     const bool json_stdout = o.json == "-";
     if (!o.json.empty())
-        out.put(o.json, json_text(moca_json(o, d, rows, dt, sum_before, sum_after)), "the JSON output");
+        out.put(o.json, json_text(moca_json(o, d, rows, dt, sum_before, sum_after, threads)), "the JSON output");
     out.commit();
     if (!json_stdout) {
         std::printf("moca-init: moment matching from %zu file(s), hidden size %td, K = %d decoder layers; %s outliers\n",
@@ -170,6 +187,9 @@ command register_moca_init(CLI::App& app) {
     c->add_option("--json", o->json,
                   "also write the per-layer FIDs as JSON to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, o->threads);
+    c->add_flag("--quiet", o->quiet, "no progress on stderr (unless --progress always|json)");
+    add_progress_options(*c, o->progress);
+    o->sub = c;
     return {c, [o] { return run_moca_init(*o); }};
 }
 

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <string>
-
 #include <vector>
+
+#include <CLI/CLI.hpp>
+
 #include "cli_options.hpp"
+#include "progress_display.hpp"
 
 namespace mir::tool {
 
@@ -16,6 +19,9 @@ struct moca_init_options {
     std::string policy = "replace-median";   // as mir compute --outliers
     std::string json;                        // "" = none, "-" = stdout
     thread_options threads;
+    bool quiet = false;
+    progress_options progress;      // --progress, --progress-interval
+    const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 
 /// The whole command; returns the process exit code.

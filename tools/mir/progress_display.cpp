@@ -9,6 +9,23 @@
 
 namespace mir::tool {
 
+progress_work progress_work_of(const dump_source& d, const std::vector<int>& layers) {
+    progress_work w;
+    w.layers = layers;
+    double bytes = 0.0;
+    index_t rows = 0;
+    for (const dump_file& f : d.dump_files()) {
+        const index_t r = f.vision_rows() + f.text_rows();
+        rows += r;
+        w.file_row_ends.push_back(rows);
+        bytes += static_cast<double>(r) * static_cast<double>(f.hidden_size()) *
+                 static_cast<double>(io::size_of(f.dtype()));
+    }
+    w.rows_per_pass = rows;
+    w.bytes_per_row = rows > 0 ? bytes / static_cast<double>(rows) : 0.0;
+    return w;
+}
+
 namespace {
 
 const std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();

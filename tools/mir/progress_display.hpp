@@ -16,6 +16,7 @@
 
 #include <mir/element.hpp>
 #include <mir/progress.hpp>
+#include <mir/source/dump_source.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -53,6 +54,9 @@ struct progress_work {
     double bytes_per_row = 0.0;          // on disk, averaged over the files
     std::vector<index_t> file_row_ends;  // cumulative rows at the end of each file
 };
+
+/// The work of `layers` (hidden-state indices) over the files of `d`.
+progress_work progress_work_of(const dump_source& d, const std::vector<int>& layers);
 
 class progress_display {
 public:

@@ -114,4 +114,15 @@ nlohmann::ordered_json inputs_record(const dump_source& d) {
     return j;
 }
 
+void append_provenance(nlohmann::ordered_json& j, const CLI::App* sub, const thread_plan* threads,
+                       const dump_source* inputs) {
+    const nlohmann::ordered_json rec = run_record();  // a named object: items() refers to it
+    for (const auto& [k, v] : rec.items()) j[k] = v;
+    j["options"] = sub != nullptr ? options_record(*sub) : nlohmann::ordered_json::object();
+    if (threads != nullptr) {
+        j["threads"] = {{"layer_workers", threads->layer_workers}, {"blas_threads", threads->blas_threads}};
+    }
+    if (inputs != nullptr) j["inputs"] = inputs_record(*inputs);
+}
+
 }  // namespace mir::tool

@@ -7,11 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <mir/backend/threads.hpp>
 #include <mir/source/dump_source.hpp>
 
 namespace mir::tool {
 
-/// The version of the result schema (docs/schema/compute.schema.json).
+/// The version of the result schemas (docs/schema/: compute, moca-init,
+/// bench-sqrt; their shared parts in provenance.schema.json).
 inline constexpr int result_schema_version = 1;
 
 /// Remembers the process's argv and start time (main calls it first).
@@ -28,5 +30,11 @@ nlohmann::ordered_json options_record(const CLI::App& sub);
 /// The inputs: per file its path, size in bytes, layout, dtype, and rows
 /// (vision, text, ignored); K, d and the totals.
 nlohmann::ordered_json inputs_record(const dump_source& d);
+
+/// Appends the provenance of a result to `j`: the run record's fields,
+/// "options" (of `sub`; {} without one), "threads" (when given) and
+/// "inputs" (when given). Every JSON the program writes ends with these.
+void append_provenance(nlohmann::ordered_json& j, const CLI::App* sub, const thread_plan* threads,
+                       const dump_source* inputs);
 
 }  // namespace mir::tool
