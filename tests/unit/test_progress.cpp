@@ -136,3 +136,91 @@ TEST_CASE("sqrt_options::progress reaches the square root without layer_options"
     const auto r = mir::compute_layer_multipass([&](auto&& sink) { f.replay(sink); }, fixture::d, opt);
     CHECK(iterations == r.terms.sqrt_iterations);
 }
+
+TEST_CASE("the streaming accumulator and the sink report every add, then each layer's finalize and square root",
+          "[progress][accumulator][sink]") {
+    constexpr int indices = 3;
+    constexpr mir::index_t d = fixture::d, tokens = 50;
+    // Three samples of 50 tokens, the first 20 vision; each hidden-state index its own rows.
+    std::vector<std::vector<float>> samples;
+    for (unsigned s = 0; s < 3; ++s) samples.push_back(rows_with_outliers(indices * tokens, d, 10 + s));
+    std::vector<std::uint8_t> mask(tokens, 0);
+    std::fill(mask.begin(), mask.begin() + 20, 1);
+    const auto rows_of = [&](std::size_t s, int k) {
+        return mir::row_view<float>(samples[s].data() + static_cast<std::size_t>(k) * tokens * d, tokens, d);
+    };
+    for (auto method : {mir::sqrt_method::exact, mir::sqrt_method::newton_schulz}) {
+        INFO(to_string(method));
+        std::vector<mir::progress_event> events, sink_events;
+        mir::accumulator_options opt;
+        opt.sqrt = method;
+        opt.progress = [&](const mir::progress_event& e) { events.push_back(e); };
+        mir::accumulator_options quiet = opt, to_sink = opt;
+        quiet.progress = nullptr;
+        to_sink.progress = [&](const mir::progress_event& e) { sink_events.push_back(e); };
+        mir::mir_accumulator acc(indices, d, opt), plain(indices, d, quiet);
+        mir::hidden_state_sink sink(indices, d, to_sink);
+        for (std::size_t s = 0; s < samples.size(); ++s) {
+            sink.begin_sample(mir::vision_positions::from_mask(mask));
+            for (int k = 0; k < indices; ++k) {
+                acc.add(k, rows_of(s, k), std::span<const std::uint8_t>(mask));
+                plain.add(k, rows_of(s, k), std::span<const std::uint8_t>(mask));
+                sink.push(k, rows_of(s, k));
+            }
+            sink.end_sample();
+        }
+        // The adds: index 0 is not among the default layers (1..K), so only 1 and 2 report, with the
+        // layer's rows so far; the accumulator once per add(), the sink once per run of one modality.
+        for (const auto* list : {&events, &sink_events}) {
+            std::vector<mir::index_t> last(indices, 0);
+            for (const auto& e : *list) {
+                REQUIRE(e.stage == mir::progress_stage::moments);
+                REQUIRE((e.layer == 1 || e.layer == 2));
+                CHECK((e.pass == 1 && e.passes == 1));
+                CHECK(e.rows > last[static_cast<std::size_t>(e.layer)]);  // never backwards, never repeated
+                last[static_cast<std::size_t>(e.layer)] = e.rows;
+            }
+            CHECK(last[1] == 3 * tokens);
+            CHECK(last[2] == 3 * tokens);
+        }
+        CHECK(events.size() == 2 * 3);           // 2 layers x 3 samples
+        CHECK(sink_events.size() == 2 * 3 * 2);  // x 2 runs (vision, text)
+
+        events.clear();
+        const mir::mir_result r = acc.finalize();
+        // Per layer, in order: finalize (all its rows), then the square root's start and its iterations.
+        REQUIRE(!events.empty());
+        int layer = 0;
+        for (const auto& e : events) {
+            if (e.stage == mir::progress_stage::finalize) {
+                CHECK(e.layer == layer + 1);
+                layer = e.layer;
+                CHECK(e.rows == 3 * tokens);
+            } else {
+                REQUIRE(e.stage == mir::progress_stage::square_root);
+                CHECK(e.layer == layer);
+            }
+        }
+        CHECK(layer == 2);
+        const auto finals = std::count_if(events.begin(), events.end(), [](const mir::progress_event& e) {
+            return e.stage == mir::progress_stage::finalize;
+        });
+        CHECK(finals == 2);
+        int most = 0;
+        for (const auto& e : events) most = std::max(most, e.iteration);
+        if (method == mir::sqrt_method::newton_schulz) {
+            CHECK(most == r.layers.back().terms.sqrt_iterations);
+            CHECK(most > 0);
+        } else {
+            CHECK(most == 0);  // a direct method reports only its start
+        }
+        // Reporting changes nothing; the sink reports its finalize too.
+        const mir::mir_result p = plain.finalize();
+        CHECK(r.mir == p.mir);
+        sink_events.clear();
+        CHECK(sink.finalize().mir == p.mir);
+        CHECK(std::count_if(sink_events.begin(), sink_events.end(), [](const mir::progress_event& e) {
+                  return e.stage == mir::progress_stage::finalize;
+              }) == 2);
+    }
+}

@@ -39,6 +39,12 @@ struct accumulator_options {
     /// Hidden-state indices entering MIR; empty = 1..K (index 0, the
     /// embeddings, excluded as in the official code).
     std::vector<int> layers;
+    /// Called as it goes (mir/progress.hpp): after every add() into a chosen
+    /// layer (stage moments, pass 1 of 1, the layer's rows so far); in
+    /// finalize_layer() / finalize(), once per layer when its state becomes
+    /// statistics (stage finalize) and then by its square root (unless
+    /// sqrt.progress is set: then that one gets the square root's reports).
+    progress_callback progress;
 };
 
 /// The accumulator in a fixed accumulation type; see mir_accumulator.
@@ -105,6 +111,7 @@ public:
             (vision ? l.vision : l.text)
                 .add(rows.middle_rows(b, e - b), row_context{layer, vision ? "vision" : "text", 0});
         });
+        report_added(layer, l);
     }
 
     /// One layer of one sample: T token rows, a length-T vision mask and a
@@ -134,6 +141,7 @@ public:
             (vision ? l.vision : l.text)
                 .add(rows.middle_rows(b, e - b), row_context{layer, vision ? "vision" : "text", 0});
         });
+        report_added(layer, l);
     }
 
     /// One layer of one sample, already split by modality.
@@ -144,6 +152,7 @@ public:
         auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
         l.vision.add(vision, row_context{layer, "vision", 0});
         l.text.add(text, row_context{layer, "text", 0});
+        report_added(layer, l);
     }
 
     /// Rows of one modality of one layer (a run of a sample, in any pieces).
@@ -153,6 +162,7 @@ public:
         if (!wants(layer)) return;
         auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
         (is_vision ? l.vision : l.text).add(rows, row_context{layer, is_vision ? "vision" : "text", 0});
+        report_added(layer, l);
     }
 
     /// The statistics of one chosen layer so far (what MoCa's initialiser
@@ -176,7 +186,17 @@ public:
     }
 
     /// The result of one chosen layer so far.
-    [[nodiscard]] layer_result finalize_layer(int layer) const { return compute_layer(statistics(layer), opt_.sqrt); }
+    [[nodiscard]] layer_result finalize_layer(int layer) const {
+        if (!opt_.progress) return compute_layer(statistics(layer), opt_.sqrt);
+        check_layer(layer);
+        if (wants(layer)) {
+            const auto& l = layers_[static_cast<std::size_t>(slot_of_[static_cast<std::size_t>(layer)])];
+            opt_.progress(event_of(progress_stage::finalize, layer, l));
+        }
+        sqrt_options s = opt_.sqrt;
+        if (!s.progress) s.progress = opt_.progress;
+        return compute_layer(statistics(layer), s);
+    }
 
     /// MIR over the chosen layers.
     [[nodiscard]] mir_result finalize() const {
@@ -198,6 +218,19 @@ private:
         modality_accumulator<Acc> vision;
         modality_accumulator<Acc> text;
     };
+
+    static progress_event event_of(progress_stage stage, int layer, const layer_state& l) {
+        progress_event e;
+        e.stage = stage;
+        e.layer = layer;
+        e.pass = 1;
+        e.passes = 1;
+        e.rows = l.vision.rows() + l.text.rows();
+        return e;
+    }
+    void report_added(int layer, const layer_state& l) const {
+        if (opt_.progress) opt_.progress(event_of(progress_stage::moments, layer, l));
+    }
 
     void check_layer(int layer) const {
         if (layer < 0 || layer >= num_indices_) {
