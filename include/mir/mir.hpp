@@ -13,7 +13,8 @@
 //                                   pade, taylor, sqrtm)
 //   §2.3 Fréchet distance            mir/metric/frechet.hpp
 //   §2.1–2.2 one layer's statistics  mir/stats/layer_statistics.hpp (in memory, replayed, streamed;
-//                                   + mir/stats/modality.hpp, mir/stats/gaussian.hpp)
+//                                   + mir/stats/modality.hpp, mir/stats/gaussian.hpp);
+//                                   by mergeable passes: mir/stats/layer_passes.hpp
 //   §2   one layer's FID             mir/metric/layer.hpp
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
 //   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
@@ -60,6 +61,7 @@
 #include "mir/source/tensor_layer.hpp"
 #include "mir/source/vision_positions.hpp"
 #include "mir/stats/gaussian.hpp"
+#include "mir/stats/layer_passes.hpp"
 #include "mir/stats/layer_statistics.hpp"
 #include "mir/stats/median.hpp"
 #include "mir/stats/modality.hpp"

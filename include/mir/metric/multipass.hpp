@@ -1,14 +1,14 @@
 // mir/metric/multipass.hpp — one layer, exact, in memory that does not grow
 // with the number of rows (beyond one norm per row), from a source that can
 // present the layer's rows more than once (files, in-memory tensors): the
-// replayed statistics of mir/stats/layer_statistics.hpp, then the Fréchet
+// replayed statistics of mir/stats/layer_passes.hpp, then the Fréchet
 // layer. The result equals compute_layer on the concatenated rows (same
 // pipeline, same rounding up to the order of accumulation).
 #pragma once
 
 #include "mir/element.hpp"
 #include "mir/metric/layer.hpp"
-#include "mir/stats/layer_statistics.hpp"
+#include "mir/stats/layer_passes.hpp"
 
 namespace mir {
 

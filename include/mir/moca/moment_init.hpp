@@ -29,7 +29,7 @@
 #include "mir/metric/frechet.hpp"
 #include "mir/moca/layer.hpp"
 #include "mir/stats/gaussian.hpp"
-#include "mir/stats/layer_statistics.hpp"
+#include "mir/stats/layer_passes.hpp"
 
 namespace mir::moca {
 

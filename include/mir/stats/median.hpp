@@ -131,6 +131,20 @@ public:
         if (done()) counts_ = {};
     }
 
+    /// Adds the counts of another selector in the same pass: a participant
+    /// that saw other rows of the same source, starting from the same digits
+    /// (a copy of this selector taken at begin_pass()). As if this one had
+    /// seen its rows too.
+    void merge(const exact_median_selector& other) {
+        if (!in_pass_ || !other.in_pass_) throw argument_error("exact_median_selector: merge() outside a pass");
+        if (other.dim_ != dim_ || other.passes_ != passes_ || other.bits_ != bits_ || other.prefix_ != prefix_) {
+            throw argument_error("exact_median_selector: merging a selector of another dimension or pass");
+        }
+        for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+        seen_ += other.seen_;
+        key_bits_ = std::max(key_bits_, other.key_bits_);
+    }
+
     /// The exact lower median of every dimension; needs done().
     [[nodiscard]] Eigen::VectorXd median() const {
         if (!done()) throw argument_error("exact_median_selector: median() before the last pass");

@@ -1,0 +1,347 @@
+// mir/stats/layer_passes.hpp — one layer's exact statistics as explicit
+// passes over its rows, where the rows of a pass may be split among
+// participants (threads, processes, MPI ranks, shards on other machines)
+// whose contributions merge exactly.
+//
+// The replace-median rule needs, before any moment, the global 3σ rule (the
+// lower median and σ of every row norm) and the global per-dimension median;
+// no single pass over a shard can know them. So the computation is a short
+// sequence of passes, each of which every participant runs over its own rows:
+//
+//   pass 1  row norms (→ α, the 3σ rules, the fp32 scale) and, when the
+//           plan needs the median, its first 11-bit digit
+//   pass 2  moments of the rows that enter as they are (the 3σ decision
+//           re-made per row from the global rule); the next median digit
+//   pass 3+ only while a median needs more digits (f32 rows: 4 in all,
+//           f64: 6; f16 and bf16 are done after pass 2)
+//
+// One participant (what compute_layer_statistics_multipass does):
+//
+//     mir::layer_passes<double> p(d, policy, layer);
+//     while (!p.done()) { for (auto& rows : chunks) p.add(is_vision, rows); p.end_pass(); }
+//     mir::layer_statistics s = p.finish();
+//
+// Several: each pass, every participant starts from `state.fork()` (what
+// the passes before decided, with nothing of this pass), adds its own rows,
+// and the copies are merged back into the state they forked from, in
+// participant order — `for (auto& p : parts) state.merge(p);` — on which
+// end_pass() runs. (The state keeps what later passes do not recompute:
+// pass 2's moments stay with it through the median passes.) The result equals one participant that saw every row in that order:
+// counts, norms, α, the 3σ decisions and the medians exactly, the moments to
+// rounding (Chan's merge). Memory: one norm per row until pass 1 ends; then a
+// d × d moment matrix per modality, d × 2048 median counters while a median
+// is pending, and the final rows themselves when fewer than d remain (the
+// small-side square root needs them).
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mir/element.hpp"
+#include "mir/error.hpp"
+#include "mir/progress.hpp"
+#include "mir/stats/gaussian.hpp"
+#include "mir/stats/layer_statistics.hpp"
+#include "mir/stats/median.hpp"
+#include "mir/stats/modality.hpp"
+#include "mir/stats/moments.hpp"
+#include "mir/stats/norms.hpp"
+#include "mir/stats/outliers.hpp"
+#include "mir/stats/scale.hpp"
+
+namespace mir {
+
+/// One layer's exact statistics, pass by pass, mergeable across participants.
+template <accumulator_type Acc = double>
+class layer_passes {
+public:
+    layer_passes(index_t dim, outlier_policy policy = outlier_policy::replace_median, int layer = -1)
+        : dim_(dim), policy_(policy), plan_(plan_of(policy)), layer_(layer), vis_(dim, "vision", layer),
+          txt_(dim, "text", layer) {
+        if (dim <= 0) throw shape_error("layer_passes: the hidden size must be positive, got " + std::to_string(dim));
+        if (plan_.needs_median()) {
+            vis_.selector.begin_pass();
+            txt_.selector.begin_pass();
+        }
+    }
+
+    [[nodiscard]] index_t dim() const noexcept { return dim_; }
+    [[nodiscard]] outlier_policy policy() const noexcept { return policy_; }
+    [[nodiscard]] int layer() const noexcept { return layer_; }
+    /// The pass in progress (1-based); passes_done() + 1 unless done().
+    [[nodiscard]] int pass() const noexcept { return passes_ + 1; }
+    [[nodiscard]] int passes_done() const noexcept { return passes_; }
+    /// No pass is left: finish() may be called.
+    [[nodiscard]] bool done() const noexcept { return passes_ >= 2 && !vis_.median_pending() && !txt_.median_pending(); }
+    /// What the pass in progress computes.
+    [[nodiscard]] progress_stage stage() const noexcept {
+        return passes_ == 0 ? progress_stage::norms : passes_ == 1 ? progress_stage::moments : progress_stage::median;
+    }
+    /// Passes in all, as far as known: 2 until pass 1 shows whether a median needs more.
+    [[nodiscard]] int passes_expected() const noexcept {
+        int p = std::max(2, passes_ + (done() ? 0 : 1));
+        for (const side* s : {&vis_, &txt_}) {
+            if (s->median_pending()) p = std::max(p, passes_ + std::max(1, s->selector.passes_left()));
+        }
+        return p;
+    }
+    /// Rows of one pass, both modalities (0 until pass 1 has ended).
+    [[nodiscard]] index_t rows_per_pass() const noexcept { return vis_.rows + txt_.rows; }
+    /// Peak memory of the two median selectors (their counters).
+    [[nodiscard]] std::size_t median_bytes() const noexcept { return median_bytes_; }
+
+    /// Rows of one modality for the pass in progress (any row_view<T>; any
+    /// chunking; a pass must present the rows of pass 1 again, in order).
+    template <element T>
+    void add(bool is_vision, const row_view<T>& rows) {
+        if (done()) throw argument_error("layer_passes: add() after the last pass", vis_.ctx.where());
+        side& s = is_vision ? vis_ : txt_;
+        validate_view(rows, std::string(s.ctx.modality) + " rows");
+        detail::require_columns(rows.cols, dim_, s.ctx);
+        row_context c = s.ctx;
+        c.row_offset = s.seen;
+        if (passes_ == 0) {
+            append_row_norms(rows, s.norms, c);
+        } else if (passes_ == 1) {
+            if (s.seen + rows.rows > s.rows) {
+                throw argument_error(std::string(s.ctx.modality) + " rows: the source presented more rows on a later pass",
+                                     s.ctx.where());
+            }
+            add_moments(s, rows, c);
+        }
+        if (s.selector_in_pass(plan_, passes_)) s.selector.add(rows);
+        s.seen += rows.rows;
+    }
+
+    /// Adds another participant's contributions to the pass in progress: it
+    /// must have started from fork() of this state or of an identical one
+    /// (same pass, rules and median digits); its rows count as coming after
+    /// those merged before.
+    void merge(const layer_passes& other) {
+        if (other.dim_ != dim_ || other.policy_ != policy_ || other.layer_ != layer_ || other.passes_ != passes_) {
+            throw argument_error("layer_passes: merging the state of layer " + std::to_string(other.layer_) + ", pass " +
+                                 std::to_string(other.pass()) + " (hidden size " + std::to_string(other.dim_) +
+                                 ") into layer " + std::to_string(layer_) + ", pass " + std::to_string(pass()) +
+                                 " (hidden size " + std::to_string(dim_) + "); the participants are out of step");
+        }
+        for (auto [s, o] : {std::pair<side*, const side*>{&vis_, &other.vis_}, {&txt_, &other.txt_}}) {
+            if (passes_ > 0 && (o->rows != s->rows || o->rule.median != s->rule.median || o->rule.sigma != s->rule.sigma)) {
+                throw argument_error("layer_passes: merging " + std::string(s->ctx.modality) +
+                                         " contributions that started from a different pass-1 result",
+                                     s->ctx.where());
+            }
+            if (passes_ == 0) s->norms.insert(s->norms.end(), o->norms.begin(), o->norms.end());
+            if (passes_ == 1) {
+                s->m.merge(o->m);  // Chan; an empty side takes the other's as it is
+                s->final_rows.insert(s->final_rows.end(), o->final_rows.begin(), o->final_rows.end());
+            }
+            if (s->selector_in_pass(plan_, passes_)) s->selector.merge(o->selector);
+            s->seen += o->seen;
+        }
+    }
+
+    /// Ends the pass in progress (on the merged state) and begins the next, if any.
+    void end_pass() {
+        if (done()) throw argument_error("layer_passes: end_pass() after the last pass", vis_.ctx.where());
+        if (passes_ == 0) {
+            end_norms_pass();
+        } else {
+            for (side* s : {&vis_, &txt_}) {
+                if (passes_ == 1 && s->seen != s->rows) {
+                    throw argument_error(std::string(s->ctx.modality) + " rows: the source presented " +
+                                             std::to_string(s->seen) + " rows on pass 2 but " + std::to_string(s->rows) +
+                                             " on pass 1",
+                                         s->ctx.where());
+                }
+                if (s->selector_in_pass(plan_, passes_)) s->selector.end_pass();
+            }
+        }
+        ++passes_;
+        for (side* s : {&vis_, &txt_}) {
+            s->seen = 0;
+            if (s->selector_in_pass(plan_, passes_)) s->selector.begin_pass();
+        }
+    }
+
+    /// A participant's starting point for the pass in progress: the state
+    /// every earlier pass decided, with none of this pass's contributions.
+    [[nodiscard]] layer_passes fork() const {
+        for (const side* s : {&vis_, &txt_}) {
+            if (s->seen != 0 || !s->norms.empty() || (passes_ == 1 && s->m.count() != 0)) {
+                throw argument_error("layer_passes: fork() of a state that holds rows of the pass in progress",
+                                     s->ctx.where());
+            }
+        }
+        layer_passes p = *this;
+        if (passes_ >= 2) {  // median passes: the moments stay with the merged state
+            for (side* s : {&p.vis_, &p.txt_}) {
+                const double scale = s->m.scale();
+                s->m = moments<Acc>(dim_);
+                s->m.set_scale(scale);
+                std::vector<double>().swap(s->final_rows);
+            }
+        }
+        return p;
+    }
+
+    /// The statistics, once done(); the state is spent afterwards (the
+    /// replace-median stand-ins are folded into its moments).
+    [[nodiscard]] layer_statistics finish() {
+        if (!done()) throw argument_error("layer_passes: finish() before the last pass", vis_.ctx.where());
+        if (finished_) throw argument_error("layer_passes: finish() called twice", vis_.ctx.where());
+        finished_ = true;
+        layer_statistics out;
+        out.layer = layer_;
+        out.epsilon = static_cast<double>(std::numeric_limits<Acc>::epsilon());
+        out.alpha = alpha_;
+        out.vision = finish_side(vis_);
+        out.text = finish_side(txt_);
+        return out;
+    }
+
+private:
+    struct side {
+        side(index_t d, std::string_view name, int layer) : ctx{layer, name, 0}, m(d), selector(d) {}
+        row_context ctx;
+        // Decided by pass 1, the same for every participant.
+        index_t rows = 0;  // rows per pass
+        outlier_rule rule;
+        index_t outliers = 0;
+        bool need_median = false;
+        bool small = false;  // fewer than d final rows: keep them for the factor
+        // Contributions of the pass in progress (pass 2's moments: the result).
+        index_t seen = 0;
+        std::vector<double> norms;       // pass 1
+        moments<Acc> m;                  // pass 2
+        std::vector<double> final_rows;  // pass 2 when small: the kept rows, row-major
+        exact_median_selector selector;  // the digits so far + this pass's counts
+        std::vector<index_t> kept;       // scratch
+
+        [[nodiscard]] bool median_pending() const { return need_median && !selector.done(); }
+        // Pass 1 counts the first digit whenever the plan needs a median; later passes only while it is pending.
+        [[nodiscard]] bool selector_in_pass(const outlier_plan& plan, int passes_done) const {
+            return passes_done == 0 ? plan.needs_median() : median_pending();
+        }
+    };
+
+    void end_norms_pass() {
+        for (side* s : {&vis_, &txt_}) {
+            const auto n = static_cast<index_t>(s->norms.size());
+            detail::require_rows(n, 2, s->ctx, "rows given");
+            s->rows = n;
+            s->rule = outlier_rule::fit(s->norms);
+            if (plan_.flags) {
+                for (double v : s->norms) s->outliers += s->rule.is_outlier(v) ? 1 : 0;
+            }
+            if (plan_.needs_median()) {
+                s->selector.end_pass();
+                median_bytes_ += s->selector.memory_bytes();
+                s->need_median = plan_.replaces && s->outliers > 0 && !s->selector.done();
+            }
+            const index_t final_rows = plan_.final_rows(n, s->outliers);
+            detail::require_rows(final_rows, 2, s->ctx, "rows remain after dropping outliers");
+            s->small = final_rows < dim_;
+            // Scale before narrowing (moments::set_scale): fp32 holds rows near 1e30 and denormals.
+            s->m.set_scale(moments<Acc>::scale_for(n > 0 ? *std::max_element(s->norms.begin(), s->norms.end()) : 0.0));
+        }
+        alpha_ = text_centric_scale(txt_.norms);
+        for (side* s : {&vis_, &txt_}) std::vector<double>().swap(s->norms);  // not needed any more
+    }
+
+    template <element T>
+    void add_moments(side& s, const row_view<T>& rows, const row_context& c) {
+        s.kept.clear();
+        if (plan_.flags) {
+            // The 3σ decision per row, from the global rule (the norm as pass 1 computed it).
+            const std::vector<double> norms = row_norms(rows, c);
+            for (index_t i = 0; i < rows.rows; ++i) {
+                if (!s.rule.is_outlier(norms[static_cast<std::size_t>(i)])) s.kept.push_back(i);
+            }
+        }
+        const bool all = !plan_.flags || static_cast<index_t>(s.kept.size()) == rows.rows;
+        if (all) {
+            s.m.add(rows);
+        } else {
+            s.m.add(rows, s.kept);
+        }
+        if (s.small) {
+            const auto keep = [&](index_t i) {
+                for (index_t j = 0; j < dim_; ++j) s.final_rows.push_back(to_acc<double>(rows.row(i)[j]));
+            };
+            if (all) {
+                for (index_t i = 0; i < rows.rows; ++i) keep(i);
+            } else {
+                for (index_t i : s.kept) keep(i);
+            }
+        }
+    }
+
+    modality_stats finish_side(side& s) {
+        modality_stats out;
+        out.input_rows = s.rows;
+        out.rule = s.rule;
+        out.outliers = s.outliers;
+        const std::optional<Eigen::VectorXd> stand_in =
+            detail::add_stand_ins(plan_, s.m, s.outliers, [&] { return s.selector.median(); }, s.ctx);
+        out.gaussian = detail::finish_gaussian(
+            s.m,
+            [&] {
+                const index_t kept = static_cast<index_t>(s.final_rows.size()) / dim_;
+                Eigen::MatrixXd f(s.m.count(), dim_);
+                f.topRows(kept) = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                    s.final_rows.data(), kept, dim_);
+                for (index_t r = kept; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
+                return f;
+            },
+            s.ctx);
+        return out;
+    }
+
+    index_t dim_;
+    outlier_policy policy_;
+    outlier_plan plan_;
+    int layer_;
+    int passes_ = 0;
+    bool finished_ = false;
+    double alpha_ = 0.0;
+    std::size_t median_bytes_ = 0;
+    side vis_, txt_;
+};
+
+/// From a replayable source, exact. `replay(sink)` must call
+/// `sink(is_vision, rows)` (rows: any row_view<T>) for every row of the
+/// layer, presenting the same rows in the same order on every call.
+/// `progress`, when set, is called after every chunk of rows of every pass.
+template <accumulator_type Acc = double, class Replay>
+[[nodiscard]] layer_statistics compute_layer_statistics_multipass(
+    Replay&& replay, index_t dim, outlier_policy policy = outlier_policy::replace_median, int layer = -1,
+    multipass_info* info = nullptr, const progress_callback& progress = {}) {
+    layer_passes<Acc> p(dim, policy, layer);
+    progress_event event;  // what `progress` is told: updated as the passes go
+    event.layer = layer;
+    while (!p.done()) {
+        event.stage = p.stage();
+        event.pass = p.pass();
+        event.passes = p.passes_expected();
+        event.rows = 0;
+        event.rows_per_pass = p.rows_per_pass();
+        replay([&](bool is_vision, const auto& rows) {
+            p.add(is_vision, rows);
+            event.rows += rows.rows;
+            if (progress) progress(event);
+        });
+        p.end_pass();
+    }
+    if (info) {
+        info->passes = p.passes_done();
+        info->median_bytes = p.median_bytes();
+    }
+    return p.finish();
+}
+
+}  // namespace mir
