@@ -16,7 +16,7 @@
 //     metadata);
 //   * "__metadata__" is an object of strings;
 //   * each tensor entry is an object with exactly dtype, shape and
-//     data_offsets; dtype is one of F16, BF16, F32, F64, BOOL, U8 (other
+//     data_offsets; dtype is one of F16, BF16, F32, F64, BOOL, U8, U32, U64 (other
 //     safetensors dtypes get an "unsupported dtype" error); shape is an
 //     array of non-negative integers whose product (in order, checked for
 //     overflow) times the dtype size equals end - begin; data_offsets is
@@ -313,11 +313,11 @@ private:
         if (auto t = parse_file_dtype(cur_.dtype)) {
             e.dtype = *t;
         } else if (is_other_safetensors_dtype(cur_.dtype)) {
-            error_ = tname() + ": unsupported dtype " + cur_.dtype + " (supported: F16, BF16, F32, F64, BOOL, U8)";
+            error_ = tname() + ": unsupported dtype " + cur_.dtype + " (supported: F16, BF16, F32, F64, BOOL, U8, U32, U64)";
             return;
         } else {
             error_ = tname() + ": unknown dtype '" + printable(cur_.dtype) +
-                     "' (supported: F16, BF16, F32, F64, BOOL, U8)";
+                     "' (supported: F16, BF16, F32, F64, BOOL, U8, U32, U64)";
             return;
         }
         // shape

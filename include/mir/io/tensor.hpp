@@ -29,9 +29,10 @@ static_assert(std::endian::native == std::endian::little,
               "mir::io views little-endian file data in place; big-endian hosts are not supported");
 
 /// Element types a dump file may hold. BOOL and U8 only serve as masks.
-enum class file_dtype : std::uint8_t { f16, bf16, f32, f64, boolean, u8 };
+enum class file_dtype : std::uint8_t { f16, bf16, f32, f64, boolean, u8, u32, u64 };
 
-/// The safetensors spelling: "F16", "BF16", "F32", "F64", "BOOL", "U8".
+/// The safetensors spelling: "F16", "BF16", "F32", "F64", "BOOL", "U8", "U32", "U64"
+/// (the last two only in mir's own state files: mir/source/saved_state.hpp).
 constexpr std::string_view to_string(file_dtype t) noexcept {
     switch (t) {
         case file_dtype::f16: return "F16";
@@ -40,6 +41,8 @@ constexpr std::string_view to_string(file_dtype t) noexcept {
         case file_dtype::f64: return "F64";
         case file_dtype::boolean: return "BOOL";
         case file_dtype::u8: return "U8";
+        case file_dtype::u32: return "U32";
+        case file_dtype::u64: return "U64";
     }
     return "?";
 }
@@ -53,6 +56,8 @@ constexpr std::size_t size_of(file_dtype t) noexcept {
         case file_dtype::f64: return 8;
         case file_dtype::boolean:
         case file_dtype::u8: return 1;
+        case file_dtype::u32: return 4;
+        case file_dtype::u64: return 8;
     }
     return 0;
 }
@@ -60,7 +65,7 @@ constexpr std::size_t size_of(file_dtype t) noexcept {
 /// Inverse of to_string (exact, case-sensitive); nullopt for anything else.
 constexpr std::optional<file_dtype> parse_file_dtype(std::string_view s) noexcept {
     for (auto t : {file_dtype::f16, file_dtype::bf16, file_dtype::f32, file_dtype::f64,
-                   file_dtype::boolean, file_dtype::u8}) {
+                   file_dtype::boolean, file_dtype::u8, file_dtype::u32, file_dtype::u64}) {
         if (to_string(t) == s) return t;
     }
     return std::nullopt;
@@ -282,7 +287,9 @@ decltype(auto) visit_rows(const tensor_view& t, std::int64_t first_row, std::int
         case file_dtype::f32: return detail::visit_rows_as<float>(t, first_row, rows, std::forward<Fn>(fn), what);
         case file_dtype::f64: return detail::visit_rows_as<double>(t, first_row, rows, std::forward<Fn>(fn), what);
         case file_dtype::boolean:
-        case file_dtype::u8: break;
+        case file_dtype::u8:
+        case file_dtype::u32:
+        case file_dtype::u64: break;
     }
     throw file_error((what.empty() ? t.describe() : std::string(what)) + ": dtype " +
                      std::string(to_string(t.dtype)) +

@@ -37,6 +37,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -202,6 +203,65 @@ public:
         out.vision = finish_side(vis_);
         out.text = finish_side(txt_);
         return out;
+    }
+
+    /// Every field of the state (see moments::visit_state), the two
+    /// modalities' under "vision." and "text.", their moments and median
+    /// selectors under "<modality>.moments." and "<modality>.median.". With
+    /// it a state is saved to a file, loaded, or sent to another process
+    /// (mir/source/saved_state.hpp), so participants need not share memory.
+    template <class Visitor>
+    void visit_state(Visitor&& v) {
+        v("passes", passes_);
+        v("finished", finished_);
+        v("alpha", alpha_);
+        v("median_bytes", median_bytes_);
+        for (side* s : {&vis_, &txt_}) {
+            const std::string p = std::string(s->ctx.modality) + ".";
+            const auto in = [&](const std::string& q) {
+                return [&v, q](std::string_view name, auto&& field) {
+                    v(q + std::string(name), std::forward<decltype(field)>(field));
+                };
+            };
+            v(p + "rows", s->rows);
+            v(p + "rule.median", s->rule.median);
+            v(p + "rule.sigma", s->rule.sigma);
+            v(p + "rule.k", s->rule.k);
+            v(p + "outliers", s->outliers);
+            v(p + "need_median", s->need_median);
+            v(p + "small", s->small);
+            v(p + "seen", s->seen);
+            v(p + "norms", s->norms);
+            v(p + "final_rows", s->final_rows);
+            s->m.visit_state(in(p + "moments."));
+            s->selector.visit_state(in(p + "median."));
+        }
+    }
+
+    /// Throws argument_error (prefixed with `where`) unless a loaded state
+    /// is consistent, so that no later add(), merge() or finish() can read
+    /// or write out of bounds.
+    void check_state(const std::string& where) const {
+        if (passes_ < 0 || passes_ > 7) throw argument_error(where + ": pass count " + std::to_string(passes_) + " out of range");
+        if (passes_ > 0 && !(alpha_ > 0.0 && std::isfinite(alpha_))) throw argument_error(where + ": α is not positive and finite");
+        for (const side* s : {&vis_, &txt_}) {
+            const std::string w = where + ": " + std::string(s->ctx.modality);
+            const bool sizes_ok = s->rows >= 0 && s->seen >= 0 && s->outliers >= 0 && s->outliers <= s->rows &&
+                                  (passes_ != 0 || static_cast<index_t>(s->norms.size()) == s->seen) &&
+                                  (passes_ == 0 || s->norms.empty()) &&
+                                  s->final_rows.size() % static_cast<std::size_t>(dim_) == 0 &&
+                                  static_cast<index_t>(s->final_rows.size()) / dim_ <= s->rows &&
+                                  (passes_ == 0 || s->rows >= 2) && (passes_ > 0 || s->rows == 0);
+            if (!sizes_ok) throw argument_error(w + ": inconsistent row counts");
+            if (!std::isfinite(s->rule.median) || !(s->rule.sigma >= 0.0) || !std::isfinite(s->rule.sigma)) {
+                throw argument_error(w + ": the 3σ rule is not finite");
+            }
+            s->m.check_state(w);
+            s->selector.check_state(w);
+            if (s->selector_in_pass(plan_, passes_) != s->selector.in_pass()) {
+                throw argument_error(w + ": the median selector is not in step with the passes");
+            }
+        }
     }
 
 private:

@@ -67,6 +67,8 @@ public:
     [[nodiscard]] index_t rows() const noexcept { return rows_; }
 
     [[nodiscard]] bool done() const noexcept { return started_ && bits_ >= key_bits_; }
+    /// Between begin_pass() and end_pass().
+    [[nodiscard]] bool in_pass() const noexcept { return in_pass_; }
     [[nodiscard]] int passes() const noexcept { return passes_; }
     /// Passes still needed for an exact median (known once a pass has ended).
     [[nodiscard]] int passes_left() const noexcept {
@@ -158,6 +160,36 @@ public:
             m[j] = detail::from_order_key(key);
         }
         return m;
+    }
+
+    /// Every field of the state (see moments::visit_state).
+    template <class Visitor>
+    void visit_state(Visitor&& v) {
+        v("rows", rows_);
+        v("seen", seen_);
+        v("key_bits", key_bits_);
+        v("bits", bits_);
+        v("passes", passes_);
+        v("started", started_);
+        v("in_pass", in_pass_);
+        v("prefix", prefix_);
+        v("rank", rank_);
+        v("counts", counts_);
+    }
+
+    /// Throws argument_error (prefixed with `where`) unless the fields are
+    /// consistent (sizes, digit counts): what a loaded state must pass
+    /// before it is used.
+    void check_state(const std::string& where) const {
+        const auto bad = [&](const std::string& what) {
+            throw argument_error(where + ": inconsistent median selector state: " + what);
+        };
+        if (prefix_.size() != static_cast<std::size_t>(dim_)) bad("prefix size");
+        if (passes_ < 0 || passes_ > 6 || bits_ != std::min(64, passes_ * digit_bits)) bad("passes and bits");
+        if (key_bits_ != 0 && key_bits_ != 19 && key_bits_ != 22 && key_bits_ != 35 && key_bits_ != 64) bad("key bits");
+        if (passes_ > 0 && rank_.size() != static_cast<std::size_t>(dim_)) bad("rank size");
+        if (in_pass_ && counts_.size() != static_cast<std::size_t>(dim_) * bins) bad("counter size");
+        if (rows_ < 0 || seen_ < 0 || (passes_ > 0 && rows_ == 0) || started_ != (passes_ > 0)) bad("row counts");
     }
 
 private:

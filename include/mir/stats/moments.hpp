@@ -30,6 +30,13 @@
 
 namespace mir {
 
+/// A square matrix of which only the lower triangle is meaningful (what
+/// visit_state hands a visitor for a scatter matrix).
+template <class Matrix>
+struct lower_triangle {
+    Matrix& matrix;
+};
+
 /// Streaming moments of d-dimensional rows in accumulation type Acc.
 template <accumulator_type Acc = double>
 class moments {
@@ -167,6 +174,33 @@ public:
             throw too_few_rows_error("moments: a covariance needs at least 2 rows, got " + std::to_string(n_));
         }
         return scatter() / static_cast<double>(n_ - 1);
+    }
+
+    /// Every field of the state, for saving, loading and sending it
+    /// (mir/source/saved_state.hpp): `v(name, field)` for the count, the
+    /// scale and the mean, and for the scatter matrix wrapped in
+    /// lower_triangle (only its lower triangle is state). A visitor that
+    /// writes into the fields loads a state; the dimension is the
+    /// constructor's.
+    template <class Visitor>
+    void visit_state(Visitor&& v) {
+        v("count", n_);
+        v("scale", scale_);
+        v("mean", mean_);
+        v("m2", lower_triangle<matrix_type>{m2_});
+    }
+
+    /// Throws argument_error (prefixed with `where`) unless a loaded state is
+    /// consistent: sizes, a non-negative count, a power-of-two scale, finite values.
+    void check_state(const std::string& where) const {
+        int e = 0;
+        if (mean_.size() != dim_ || m2_.rows() != dim_ || m2_.cols() != dim_ || n_ < 0 ||
+            !(scale_ > 0.0) || !std::isfinite(scale_) || std::frexp(scale_, &e) != 0.5) {
+            throw argument_error(where + ": inconsistent moments state (sizes, count or scale)");
+        }
+        if (!mean_.allFinite() || !m2_.template triangularView<Eigen::Lower>().toDenseMatrix().allFinite()) {
+            throw argument_error(where + ": the moments hold non-finite values");
+        }
     }
 
 private:
