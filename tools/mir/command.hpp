@@ -19,5 +19,6 @@ command register_synth(CLI::App& app);       // synth.cpp
 command register_inspect(CLI::App& app);     // inspect.cpp
 command register_moca_init(CLI::App& app);   // moca_init.cpp
 command register_bench_sqrt(CLI::App& app);  // bench_sqrt_run.cpp
+command register_merge(CLI::App& app);       // merge.cpp
 
 }  // namespace mir::tool

@@ -11,6 +11,7 @@
 #include "command.hpp"
 #include "layer_runner.hpp"
 #include "layers.hpp"
+#include "merge.hpp"
 #include "output.hpp"
 #include "plot.hpp"
 #include "provenance.hpp"
@@ -38,12 +39,11 @@ bool converged(const layer_result& l) {
 /// The per-layer table on stdout: aligned text (table), CSV (one header
 /// line, a row per layer, then "# MIR = ..." and "# ..." lines that CSV
 /// readers skip as comments), or a Markdown table for pasting.
-void print_table(const mir_result& r, const compute_options& o, const dump_summary& d) {
+void print_table(const mir_result& r, const compute_options& o, const result_origin& d) {
     const bool emulation = o.sqrt.method == sqrt_method::official_fast;
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
-    const std::string about = std::to_string(d.files().size()) + " file(s), hidden size " +
-                              std::to_string(d.hidden_size()) + ", " + std::to_string(d.num_indices()) +
-                              " hidden-state indices; " + describe_method(o);
+    const std::string about = std::to_string(d.files) + " file(s), hidden size " + std::to_string(d.hidden_size) +
+                              ", " + std::to_string(d.num_indices) + " hidden-state indices; " + describe_method(o);
     const char* note =
         "note: --sqrt official-fast EMULATES the official default (\"fast\") mode: its float32 loop does not\n"
         "      return a square root (about Tr(Sv St)/16 on real layers), so these are not Fréchet distances;\n"
@@ -120,7 +120,11 @@ void print_table(const mir_result& r, const compute_options& o, const dump_summa
 
 }  // namespace
 
-nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d,
+result_origin origin_of(const dump_summary& d) {
+    return {d.files().size(), d.hidden_size(), d.num_indices(), inputs_record(d)};
+}
+
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const result_origin& d,
                                    const run_details& run) {
     const sqrt_method_info& method = info(o.sqrt.method);  // which sqrt_* fields apply
     nlohmann::ordered_json j;
@@ -135,8 +139,8 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     }
     j["outliers"] = std::string(to_string(o.policy));
     j["precision"] = std::string(to_string(o.precision));
-    j["hidden_size"] = d.hidden_size();
-    j["files"] = d.files().size();
+    j["hidden_size"] = d.hidden_size;
+    j["files"] = d.files;
     j["fid_sum"] = r.fid_sum;
     j["fid_sum_bound"] = r.fid_sum_bound;
     if (method.iterative) {
@@ -169,11 +173,42 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     }
     j["layers"] = std::move(layers);
     // Provenance: which mir, command and options, inputs, machine; when.
-    append_provenance(j, run.sub, &run.threads, &d);
+    append_provenance(j, run.sub, &run.threads, nullptr);
+    j["inputs"] = d.inputs;
     return j;
 }
 
+void report_result(std::vector<layer_result> results, const compute_options& o, const result_origin& d,
+                   const run_details& run, output_set& out) {
+    const bool to_stdout = o.json == "-" || o.plot == "-";
+    for (const auto& l : results) {
+        if (!converged(l)) {
+            std::fprintf(stderr,
+                         "mir: warning: layer %d: the %s square root did not converge (%s after %d iterations, "
+                         "residual %.3g); its FID and the MIR are not reliable\n",
+                         l.layer, std::string(to_string(o.sqrt.method)).c_str(),
+                         std::string(to_string(l.terms.sqrt_outcome)).c_str(), l.terms.sqrt_iterations,
+                         l.terms.sqrt_residual);
+        }
+    }
+    const mir_result r = aggregate(std::move(results));
+    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run)), "the JSON output");
+    if (!o.plot.empty()) {
+        out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files) + " files"),
+                "the plot");
+    }
+    out.commit();
+    if (!to_stdout) {
+        print_table(r, o, d);
+        if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table
+            std::fprintf(o.format == "table" ? stdout : stderr, "plot written to %s\n", o.plot.c_str());
+        }
+    }
+}
+
 int run_compute(const compute_options& o) {
+    if (!o.save_state.empty()) return run_shard_pass(o);
+    if (!o.resume.empty()) throw usage_error("--resume needs --save-state (a shard's pass is saved, then merged)");
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
     // Every output checked before any work: on stdout at most one, distinct files, none an input.
     output_set out;
@@ -185,8 +220,6 @@ int run_compute(const compute_options& o) {
 
     const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
-    const bool to_stdout = o.json == "-" || o.plot == "-";
-
     std::vector<layer_result> results(layers.size());
     run_details run;
     run.sub = o.sub;
@@ -210,29 +243,7 @@ int run_compute(const compute_options& o) {
     });
     display.finish();
 
-    for (const auto& l : results) {
-        if (!converged(l)) {
-            std::fprintf(stderr,
-                         "mir: warning: layer %d: the %s square root did not converge (%s after %d iterations, "
-                         "residual %.3g); its FID and the MIR are not reliable\n",
-                         l.layer, std::string(to_string(o.sqrt.method)).c_str(),
-                         std::string(to_string(l.terms.sqrt_outcome)).c_str(), l.terms.sqrt_iterations,
-                         l.terms.sqrt_residual);
-        }
-    }
-    const mir_result r = aggregate(std::move(results));
-    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run)), "the JSON output");
-    if (!o.plot.empty()) {
-        out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files().size()) + " files"),
-                "the plot");
-    }
-    out.commit();
-    if (!to_stdout) {
-        print_table(r, o, d);
-        if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table
-            std::fprintf(o.format == "table" ? stdout : stderr, "plot written to %s\n", o.plot.c_str());
-        }
-    }
+    report_result(std::move(results), o, origin_of(d), run, out);
     return 0;
 }
 
@@ -258,6 +269,10 @@ command register_compute(CLI::App& app) {
         ->check(CLI::IsMember({"table", "csv", "markdown"}));
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr (unless --progress always|json)");
     add_progress_options(*c, s->o.progress);
+    c->add_option("--save-state", s->o.save_state,
+                  "sharded run: compute only the pass in progress over these files and save this shard's share to "
+                  "FILE, for mir merge (docs/merging.md)");
+    c->add_option("--resume", s->o.resume, "with --save-state: the merged state (from mir merge) the pass starts from");
     s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

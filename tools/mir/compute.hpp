@@ -30,6 +30,8 @@ struct compute_options {
     bool quiet = false;
     progress_options progress;      // --progress, --progress-interval
     std::string format = "table";   // the stdout table: table | csv | markdown
+    std::string save_state;         // --save-state: run one pass of a sharded computation, save its share
+    std::string resume;             // --resume: the merged state that pass starts from
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 
@@ -44,6 +46,16 @@ struct run_details {
 /// What the files hold (opened and checked consistent across files).
 using dump_summary = dump_source;
 
+/// Where a result's rows came from, as its table and JSON describe them:
+/// the dump files of one run (origin_of), or of the shards a merge combined.
+struct result_origin {
+    std::size_t files = 0;
+    index_t hidden_size = 0;
+    int num_indices = 0;
+    nlohmann::ordered_json inputs;  // provenance.schema.json#/$defs/inputs
+};
+result_origin origin_of(const dump_summary& d);
+
 /// One layer, exact, in memory independent of the number of files.
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);
 
@@ -51,7 +63,14 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
 int run_compute(const compute_options& o);
 
 /// The JSON document of a result (docs/schema/compute.schema.json, docs/cli.md).
-nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const dump_summary& d,
+nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const result_origin& d,
                                    const run_details& run = {});
+
+class output_set;
+/// What compute (and merge) do with the layers' results: warnings for
+/// square roots that did not converge, MIR, the JSON and the plot into
+/// `out` (committed), the table on stdout unless a document went there.
+void report_result(std::vector<layer_result> results, const compute_options& o, const result_origin& d,
+                   const run_details& run, output_set& out);
 
 }  // namespace mir::tool

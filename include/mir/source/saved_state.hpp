@@ -7,7 +7,8 @@
 // validates): each array of each layer's state is a tensor named
 // "L<index>.<field>" (F64 or F32 for values in the accumulation type, U32 and
 // U64 for the median's counters and digits; a scatter matrix as its packed
-// lower triangle, column by column), and "__metadata__" holds "mir_state",
+// lower triangle, column by column, or empty while its count is 0), and
+// "__metadata__" holds "mir_state",
 // a JSON object: format "mir-layer-passes", version 1, precision, outlier
 // policy, hidden size, the layers, the pass, every scalar field, and an
 // "info" object the writer chooses (the program puts its provenance there).
@@ -18,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -44,6 +46,7 @@ struct saved_state_info {
     std::vector<int> layers;  ///< hidden-state indices, one state each, in file order
     int pass = 1;             ///< the pass in progress (1-based) of every layer; 0 when all are done
     bool done = false;        ///< every layer's passes are over (finish() may be called)
+    int passes_expected = 0;  ///< passes in all as far as known when written (the most over the layers)
     nlohmann::json info = nlohmann::json::object();  ///< the writer's own record (provenance)
 };
 
@@ -88,6 +91,10 @@ struct state_writer {
             put(name, io::file_dtype_of<Acc>, field.data(), static_cast<std::size_t>(field.size()));
         } else if constexpr (std::is_same_v<U, lower_triangle<Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>>>) {
             const auto& m = field.matrix;
+            if (field.zero) {  // nothing accumulated yet (pass 1): an empty array, not d² zeros
+                put(name, io::file_dtype_of<Acc>, static_cast<const Acc*>(nullptr), 0);
+                return;
+            }
             std::vector<Acc> packed;
             packed.reserve(static_cast<std::size_t>(m.rows() * (m.rows() + 1) / 2));
             for (Eigen::Index j = 0; j < m.cols(); ++j) {
@@ -153,6 +160,10 @@ struct state_reader {
         } else if constexpr (std::is_same_v<U, lower_triangle<Eigen::Matrix<Acc, Eigen::Dynamic, Eigen::Dynamic>>>) {
             auto& m = field.matrix;
             const std::vector<Acc> v = get<Acc>(name, io::file_dtype_of<Acc>);
+            if (v.empty() && field.zero) {
+                m.setZero();
+                return;
+            }
             const auto want = static_cast<std::size_t>(m.rows() * (m.rows() + 1) / 2);
             if (v.size() != want || m.rows() != m.cols()) {
                 fail(name, std::to_string(v.size()) + " values, expected the " + std::to_string(want) +
@@ -200,6 +211,7 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
         s.layers = need("layers").get<std::vector<int>>();
         s.pass = need("pass").get<int>();
         s.done = need("done").get<bool>();
+        s.passes_expected = need("passes_expected").get<int>();
         if (j.contains("info")) s.info = j["info"];
         if (s.hidden_size <= 0 || s.layers.empty()) throw file_error(where + ": \"mir_state\" has no layers or no hidden size");
         if (scalars_out) *scalars_out = need("scalars");
@@ -214,8 +226,64 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
 
 }  // namespace detail
 
+/// Collects the states of several layers, one at a time (each is copied
+/// into the file's layout when added, packed: a caller may drop a state as
+/// soon as it is added), and writes them as one state file.
+template <accumulator_type Acc>
+class pass_state_writer {
+public:
+    /// The state of hidden-state index `layer`; every state added must be at
+    /// the same pass, of the same hidden size and policy.
+    void add(int layer, layer_passes<Acc>& state) {
+        if (!layers_.empty() && (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ ||
+                                 state.policy() != policy_)) {
+            throw argument_error("pass_state_writer: the layers' states are at different passes or of different kinds");
+        }
+        if (std::find(layers_.begin(), layers_.end(), layer) != layers_.end()) {
+            throw argument_error("pass_state_writer: layer " + std::to_string(layer) + " added twice");
+        }
+        pass_ = state.pass();
+        done_ = state.done();
+        dim_ = state.dim();
+        policy_ = state.policy();
+        passes_expected_ = std::max(passes_expected_, state.passes_expected());
+        state.visit_state(detail::state_writer<Acc>{layer, scalars_, buffers_, tensors_});
+        layers_.push_back(layer);
+    }
+
+    /// Writes the file atomically (mir::io::write_safetensors); `info` is
+    /// stored as it is (the program's provenance).
+    void write(const std::filesystem::path& path, const nlohmann::json& info = nlohmann::json::object()) const {
+        if (layers_.empty()) throw argument_error("pass_state_writer: no layer to write");
+        nlohmann::json j;
+        j["format"] = "mir-layer-passes";
+        j["version"] = saved_state_version;
+        j["precision"] =
+            std::string(to_string(std::is_same_v<Acc, float> ? mir::precision::fp32 : mir::precision::fp64));
+        j["outliers"] = std::string(to_string(policy_));
+        j["hidden_size"] = dim_;
+        j["layers"] = layers_;
+        j["pass"] = done_ ? 0 : pass_;
+        j["done"] = done_;
+        j["passes_expected"] = passes_expected_;
+        j["scalars"] = scalars_;
+        j["info"] = info;
+        io::write_safetensors(path, tensors_, {{"mir_state", j.dump()}});
+    }
+
+private:
+    std::vector<int> layers_;
+    int pass_ = 0, passes_expected_ = 0;
+    bool done_ = false;
+    index_t dim_ = 0;
+    outlier_policy policy_ = outlier_policy::replace_median;
+    nlohmann::json scalars_ = nlohmann::json::object();
+    std::deque<std::vector<std::byte>> buffers_;
+    std::vector<io::tensor_to_write> tensors_;
+};
+
 /// Saves the states of `layers` (hidden-state indices, one state each, all
-/// at the same pass) to `path`, atomically (mir::io::write_safetensors).
+/// at the same pass) to `path`, atomically.
 template <accumulator_type Acc>
 void save_pass_states(const std::filesystem::path& path, const std::vector<int>& layers,
                       std::vector<layer_passes<Acc>>& states, const nlohmann::json& info = nlohmann::json::object()) {
@@ -223,28 +291,9 @@ void save_pass_states(const std::filesystem::path& path, const std::vector<int>&
         throw argument_error("save_pass_states: " + std::to_string(layers.size()) + " layers for " +
                              std::to_string(states.size()) + " states");
     }
-    nlohmann::json scalars = nlohmann::json::object();
-    std::deque<std::vector<std::byte>> buffers;
-    std::vector<io::tensor_to_write> tensors;
-    for (std::size_t i = 0; i < states.size(); ++i) {
-        if (states[i].pass() != states[0].pass() || states[i].done() != states[0].done() ||
-            states[i].dim() != states[0].dim() || states[i].policy() != states[0].policy()) {
-            throw argument_error("save_pass_states: the layers' states are at different passes or of different kinds");
-        }
-        states[i].visit_state(detail::state_writer<Acc>{layers[i], scalars, buffers, tensors});
-    }
-    nlohmann::json j;
-    j["format"] = "mir-layer-passes";
-    j["version"] = saved_state_version;
-    j["precision"] = std::string(to_string(std::is_same_v<Acc, float> ? mir::precision::fp32 : mir::precision::fp64));
-    j["outliers"] = std::string(to_string(states[0].policy()));
-    j["hidden_size"] = states[0].dim();
-    j["layers"] = layers;
-    j["pass"] = states[0].done() ? 0 : states[0].pass();
-    j["done"] = states[0].done();
-    j["scalars"] = std::move(scalars);
-    j["info"] = info;
-    io::write_safetensors(path, tensors, {{"mir_state", j.dump()}});
+    pass_state_writer<Acc> w;
+    for (std::size_t i = 0; i < states.size(); ++i) w.add(layers[i], states[i]);
+    w.write(path, info);
 }
 
 /// What the state file at `path` holds, without its arrays' contents.
@@ -254,9 +303,13 @@ void save_pass_states(const std::filesystem::path& path, const std::vector<int>&
 
 /// The states of a file written by save_pass_states<Acc> (its precision
 /// must be Acc's), checked; `info_out` receives the rest of what it holds.
+/// With `only_layer` >= 0, the state of that hidden-state index alone (a
+/// file error if the file has none): merging layer by layer holds one
+/// layer's states at a time.
 template <accumulator_type Acc>
 [[nodiscard]] std::vector<layer_passes<Acc>> load_pass_states(const std::filesystem::path& path,
-                                                              saved_state_info* info_out = nullptr) {
+                                                              saved_state_info* info_out = nullptr,
+                                                              int only_layer = -1) {
     const io::safetensors_file f = io::safetensors_file::open(path);
     nlohmann::json scalars;
     saved_state_info s = detail::parse_state_info(f, &scalars);
@@ -265,9 +318,13 @@ template <accumulator_type Acc>
         throw file_error(path.string() + ": a state in " + std::string(to_string(s.precision)) + ", read as " +
                          std::string(to_string(want)));
     }
+    if (only_layer >= 0 && std::find(s.layers.begin(), s.layers.end(), only_layer) == s.layers.end()) {
+        throw file_error(path.string() + ": holds no state of layer " + std::to_string(only_layer));
+    }
     std::vector<layer_passes<Acc>> out;
-    out.reserve(s.layers.size());
+    out.reserve(only_layer >= 0 ? 1 : s.layers.size());
     for (int layer : s.layers) {
+        if (only_layer >= 0 && layer != only_layer) continue;
         layer_passes<Acc> p(s.hidden_size, s.policy, layer);
         try {
             p.visit_state(detail::state_reader<Acc>{layer, scalars, f});

@@ -373,6 +373,25 @@ private:
     side vis_, txt_;
 };
 
+/// Runs the pass in progress of `p` over the rows `replay(sink)` presents
+/// (`sink(is_vision, rows)`, as below): one participant's share of that
+/// pass. Does not end the pass. `progress`, when set, is called after every
+/// chunk (its rows count this participant's rows of the pass).
+template <accumulator_type Acc, class Replay>
+void run_pass(layer_passes<Acc>& p, Replay&& replay, const progress_callback& progress = {}) {
+    progress_event event;
+    event.layer = p.layer();
+    event.stage = p.stage();
+    event.pass = p.pass();
+    event.passes = p.passes_expected();
+    event.rows_per_pass = p.rows_per_pass();
+    replay([&](bool is_vision, const auto& rows) {
+        p.add(is_vision, rows);
+        event.rows += rows.rows;
+        if (progress) progress(event);
+    });
+}
+
 /// From a replayable source, exact. `replay(sink)` must call
 /// `sink(is_vision, rows)` (rows: any row_view<T>) for every row of the
 /// layer, presenting the same rows in the same order on every call.
@@ -382,19 +401,8 @@ template <accumulator_type Acc = double, class Replay>
     Replay&& replay, index_t dim, outlier_policy policy = outlier_policy::replace_median, int layer = -1,
     multipass_info* info = nullptr, const progress_callback& progress = {}) {
     layer_passes<Acc> p(dim, policy, layer);
-    progress_event event;  // what `progress` is told: updated as the passes go
-    event.layer = layer;
     while (!p.done()) {
-        event.stage = p.stage();
-        event.pass = p.pass();
-        event.passes = p.passes_expected();
-        event.rows = 0;
-        event.rows_per_pass = p.rows_per_pass();
-        replay([&](bool is_vision, const auto& rows) {
-            p.add(is_vision, rows);
-            event.rows += rows.rows;
-            if (progress) progress(event);
-        });
+        run_pass(p, replay, progress);
         p.end_pass();
     }
     if (info) {

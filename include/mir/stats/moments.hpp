@@ -35,6 +35,7 @@ namespace mir {
 template <class Matrix>
 struct lower_triangle {
     Matrix& matrix;
+    bool zero = false;  ///< known to be all zeros (nothing accumulated): may be stored as nothing
 };
 
 /// Streaming moments of d-dimensional rows in accumulation type Acc.
@@ -187,7 +188,7 @@ public:
         v("count", n_);
         v("scale", scale_);
         v("mean", mean_);
-        v("m2", lower_triangle<matrix_type>{m2_});
+        v("m2", lower_triangle<matrix_type>{m2_, n_ == 0});  // after "count": a loader knows n_ here
     }
 
     /// Throws argument_error (prefixed with `where`) unless a loaded state is

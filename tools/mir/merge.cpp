@@ -1,0 +1,337 @@
+#include "merge.hpp"
+
+#include <mir/mir.hpp>
+#include <mir/source/dump.hpp>
+#include <mir/source/saved_state.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli_options.hpp"
+#include "layer_runner.hpp"
+#include "layers.hpp"
+#include "output.hpp"
+#include "progress_display.hpp"
+#include "provenance.hpp"
+
+namespace mir::tool {
+
+namespace {
+
+bool given(const CLI::App* sub, const char* option) {
+    return sub != nullptr && sub->get_option(option)->count() > 0;
+}
+
+std::string layers_text(const std::vector<int>& layers) {
+    std::string t;
+    for (int k : layers) {
+        if (!t.empty()) t += ',';
+        t += std::to_string(k);  // (appended, not concatenated: GCC 12's -Wrestrict misfires on the latter)
+    }
+    return t;
+}
+
+// "pass 2 of 2" / "pass 1 of 2 (or more)": what a state's pass means to its user.
+std::string pass_words(int pass, int expected) {
+    return "pass " + std::to_string(pass) + " of " + std::to_string(std::max(pass, expected)) +
+           (pass == 1 ? " (the first pass shows whether an exact median needs more)" : "");
+}
+
+// The shard's record in its state file: what it read and how, for the merged result's provenance.
+nlohmann::json shard_info(const compute_options& o, const dump_source& d, const thread_plan& threads) {
+    nlohmann::ordered_json j;
+    append_provenance(j, o.sub, &threads, &d);
+    return nlohmann::json::parse(j.dump());
+}
+
+}  // namespace
+
+int run_shard_pass(const compute_options& o) {
+    if (!o.json.empty() || !o.plot.empty()) {
+        throw usage_error("--save-state runs one pass of a sharded computation and saves it: no --json or --plot "
+                          "(mir merge reports the result after the last pass)");
+    }
+    std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
+    output_set out;
+    out.declare("--save-state", o.save_state);
+    std::vector<std::filesystem::path> everything = expand_inputs(inputs);
+    everything.insert(everything.end(), inputs.begin(), inputs.end());
+    if (!o.resume.empty()) everything.emplace_back(o.resume);
+    out.check(everything);
+    if (o.save_state == "-") throw usage_error("--save-state -: a state goes to a file");
+
+    const dump_summary d = dump_source::open(inputs);
+    std::vector<int> layers;
+    outlier_policy policy = o.policy;
+    mir::precision prec = o.precision;
+    std::optional<saved_state_info> resumed;
+    if (!o.resume.empty()) {
+        resumed = read_state_info(o.resume);
+        const saved_state_info& r = *resumed;
+        if (r.done) {
+            throw usage_error(o.resume + ": its passes are over; `mir merge " + o.resume + "` reports its MIR");
+        }
+        const auto differs = [&](const char* option, const std::string& mine, const std::string& theirs) {
+            if (given(o.sub, option) && mine != theirs) {
+                throw usage_error(std::string(option) + " " + mine + " differs from " + o.resume + "'s " + theirs +
+                                  " (a resumed pass keeps the state's settings; leave " + option + " out)");
+            }
+        };
+        differs("--outliers", std::string(to_string(o.policy)), std::string(to_string(r.policy)));
+        differs("--precision", std::string(to_string(o.precision)), std::string(to_string(r.precision)));
+        if (given(o.sub, "--layers") && parse_layers(o.layers, d.num_indices()) != r.layers) {
+            throw usage_error("--layers " + o.layers + " differs from the layers of " + o.resume +
+                              " (a resumed pass keeps the state's layers; leave --layers out)");
+        }
+        if (r.hidden_size != d.hidden_size()) {
+            throw file_error(d.files().front().string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
+                             o.resume + " is a state of hidden size " + std::to_string(r.hidden_size));
+        }
+        for (int k : r.layers) {
+            if (k >= d.num_indices()) {
+                throw file_error(d.files().front().string() + ": " + std::to_string(d.num_indices()) +
+                                 " hidden-state indices, but " + o.resume + " has a state of index " + std::to_string(k));
+            }
+        }
+        layers = r.layers;
+        policy = r.policy;
+        prec = r.precision;
+    } else {
+        layers = parse_layers(o.layers, d.num_indices());
+    }
+    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
+    const nlohmann::json info = shard_info(o, d, threads);
+    int pass = 0, expected = 0;
+    with_precision(prec, [&]<class Acc>() {
+        std::vector<std::optional<layer_passes<Acc>>> states(layers.size());
+        pass_state_writer<Acc> writer;
+        progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
+        run_layers(layers, threads.layer_workers, [&](std::size_t i) {
+            layer_passes<Acc> p = resumed ? std::move(load_pass_states<Acc>(o.resume, nullptr, layers[i]).front())
+                                          : layer_passes<Acc>(d.hidden_size(), policy, layers[i]);
+            run_pass(p, [&](auto&& sink) { d.replay_layer(layers[i], sink); }, display.callback(i));
+            states[i] = std::move(p);
+            display.layer_done(i);
+        });
+        display.finish();
+        for (std::size_t i = 0; i < layers.size(); ++i) {  // in layer order; each state dropped once packed
+            pass = states[i]->pass();
+            expected = std::max(expected, states[i]->passes_expected());
+            writer.add(layers[i], *states[i]);
+            states[i].reset();
+        }
+        out.put_file(o.save_state, [&](const std::filesystem::path& p) { writer.write(p, info); }, "the state");
+        out.commit();
+    });
+    if (!o.quiet) {
+        std::fprintf(stderr,
+                     "mir: %s over %zu file(s), %zu layer(s): this shard's share saved to %s.\n"
+                     "     Next: mir merge with every shard's state of this pass, in shard order.\n",
+                     pass_words(pass, expected).c_str(), d.files().size(), layers.size(), o.save_state.c_str());
+    }
+    return 0;
+}
+
+namespace {
+
+struct merge_options {
+    std::vector<std::string> states;
+    std::string save_state;
+    compute_options report;  // sqrt, json, plot, format, threads, quiet; policy and precision come from the states
+};
+
+// The inputs record of the shards together: their files in shard order, the counts summed.
+nlohmann::ordered_json combined_inputs(const std::vector<saved_state_info>& infos) {
+    nlohmann::ordered_json j;
+    index_t samples = 0, vision = 0, text = 0, ignored = 0;
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    int indices = 0;
+    index_t hidden = 0;
+    for (const auto& s : infos) {
+        const nlohmann::json& in = s.info.contains("inputs") ? s.info["inputs"] : nlohmann::json::object();
+        indices = in.value("num_indices", indices);
+        hidden = in.value("hidden_size", hidden);
+        samples += in.value("samples", index_t{0});
+        vision += in.value("vision_rows", index_t{0});
+        text += in.value("text_rows", index_t{0});
+        ignored += in.value("ignored_rows", index_t{0});
+        if (in.contains("files")) {
+            for (const auto& f : in["files"]) files.push_back(nlohmann::ordered_json::parse(f.dump()));
+        }
+    }
+    j["num_indices"] = indices;
+    j["hidden_size"] = hidden;
+    j["samples"] = samples;
+    j["vision_rows"] = vision;
+    j["text_rows"] = text;
+    j["ignored_rows"] = ignored;
+    j["files"] = std::move(files);
+    return j;
+}
+
+int run_merge(merge_options& m) {
+    const compute_options& o = m.report;
+    if (m.states.empty()) throw usage_error("mir merge needs the state files of the shards");
+    output_set out;
+    out.declare("--save-state", m.save_state);
+    out.declare("--json", o.json);
+    out.declare("--plot", o.plot);
+    out.check(std::vector<std::filesystem::path>(m.states.begin(), m.states.end()));
+    if (m.save_state == "-") throw usage_error("--save-state -: a state goes to a file");
+
+    // What the files say, checked against the first before any array is read.
+    std::vector<saved_state_info> infos;
+    for (const auto& s : m.states) infos.push_back(read_state_info(s));
+    const saved_state_info& first = infos.front();
+    for (std::size_t k = 1; k < infos.size(); ++k) {
+        const saved_state_info& s = infos[k];
+        const auto clash = [&](const std::string& what, const std::string& mine, const std::string& theirs) {
+            throw file_error(m.states[k] + ": " + what + " " + mine + ", but " + m.states[0] + " has " + theirs +
+                             " (merge the states of one computation and one pass)");
+        };
+        if (s.precision != first.precision) {
+            clash("precision", std::string(to_string(s.precision)), std::string(to_string(first.precision)));
+        }
+        if (s.policy != first.policy) clash("outliers", std::string(to_string(s.policy)), std::string(to_string(first.policy)));
+        if (s.hidden_size != first.hidden_size) {
+            clash("hidden size", std::to_string(s.hidden_size), std::to_string(first.hidden_size));
+        }
+        if (s.layers != first.layers) clash("layers", layers_text(s.layers), layers_text(first.layers));
+        if (s.done || first.done) {
+            throw file_error(m.states[s.done ? k : 0] + ": its passes are over; there is nothing to merge into it "
+                             "(`mir merge FILE` alone reports its MIR)");
+        }
+        if (s.pass != first.pass) clash("a state of pass", std::to_string(s.pass), "pass " + std::to_string(first.pass));
+    }
+    const bool finishing = first.done || (first.pass >= 2 && first.pass >= first.passes_expected);
+    if (!finishing && m.save_state.empty()) {
+        throw usage_error("these are states of " + pass_words(first.pass, first.passes_expected) +
+                          "; another pass follows: give --save-state FILE for the merged state, then run "
+                          "mir compute SHARD --resume FILE --save-state ... on every shard");
+    }
+    if (!finishing && (!o.json.empty() || !o.plot.empty())) {
+        throw usage_error("--json and --plot report the result, which the last pass's merge gives; this is " +
+                          pass_words(first.pass, first.passes_expected));
+    }
+
+    const std::vector<int>& layers = first.layers;
+    std::vector<layer_result> results(layers.size());
+    run_details run;
+    run.sub = o.sub;
+    run.layers = layers;
+    run.layer_seconds.assign(layers.size(), 0.0);
+    run.threads = plan_and_apply_threads(o.threads, layers.size(), first.hidden_size);
+    int next_pass = 0;
+    with_precision(first.precision, [&]<class Acc>() {
+        std::vector<std::optional<layer_passes<Acc>>> merged(layers.size());
+        run_layers(layers, run.threads.layer_workers, [&](std::size_t i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            layer_passes<Acc> p = std::move(load_pass_states<Acc>(m.states[0], nullptr, layers[i]).front());
+            if (!first.done) {
+                for (std::size_t k = 1; k < m.states.size(); ++k) {
+                    const layer_passes<Acc> other = std::move(load_pass_states<Acc>(m.states[k], nullptr, layers[i]).front());
+                    try {
+                        p.merge(other);
+                    } catch (const argument_error& e) {
+                        throw file_error(m.states[k] + ": layer " + std::to_string(layers[i]) + ": " + e.message());
+                    }
+                }
+                p.end_pass();
+            }
+            if (finishing && !p.done()) {
+                throw file_error(m.states[0] + ": layer " + std::to_string(layers[i]) +
+                                 ": its passes are not over after this merge, though the state said pass " +
+                                 std::to_string(first.pass) + " was the last");
+            }
+            if (finishing) {
+                if (!m.save_state.empty()) merged[i] = p;  // saved as it is, before the stand-ins are folded in
+                sqrt_options s = o.sqrt;
+                results[i] = compute_layer(p.finish(), s);
+            } else {
+                merged[i] = std::move(p);
+            }
+            run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        });
+        if (!m.save_state.empty()) {
+            pass_state_writer<Acc> w;
+            for (std::size_t i = 0; i < layers.size(); ++i) {
+                next_pass = merged[i]->pass();
+                w.add(layers[i], *merged[i]);
+                merged[i].reset();
+            }
+            nlohmann::json info;
+            info["merged_from"] = m.states;
+            info["inputs"] = nlohmann::json::parse(combined_inputs(infos).dump());
+            nlohmann::ordered_json rec;
+            append_provenance(rec, o.sub, &run.threads, nullptr);
+            info["merge"] = nlohmann::json::parse(rec.dump());
+            // Written to its temporary file now (the writer lives in this scope); renamed at commit.
+            out.put_file(m.save_state, [&](const std::filesystem::path& p) { w.write(p, info); }, "the state", true);
+        }
+    });
+    if (finishing) {
+        result_origin origin;
+        origin.inputs = combined_inputs(infos);
+        origin.files = origin.inputs["files"].size();
+        origin.hidden_size = first.hidden_size;
+        origin.num_indices = origin.inputs["num_indices"].get<int>();
+        compute_options r = o;
+        r.policy = first.policy;
+        r.precision = first.precision;
+        report_result(std::move(results), r, origin, run, out);
+        if (!m.save_state.empty() && !o.quiet) {
+            std::fprintf(stderr, "mir: the merged state (all passes done) saved to %s\n", m.save_state.c_str());
+        }
+        return 0;
+    }
+    out.commit();
+    if (!o.quiet) {
+        std::fprintf(stderr,
+                     "mir: %zu state(s) of pass %d merged into %s (next: pass %d).\n"
+                     "     Next: on every shard, mir compute SHARD --resume %s --save-state SHARD_STATE;\n"
+                     "     then mir merge those states in shard order.\n",
+                     m.states.size(), first.pass, m.save_state.c_str(), next_pass, m.save_state.c_str());
+    }
+    return 0;
+}
+
+}  // namespace
+
+command register_merge(CLI::App& app) {
+    struct state {
+        merge_options m;
+        std::string sqrt_name = std::string(to_string(sqrt_method::exact));
+    };
+    const auto s = std::make_shared<state>();
+    auto* c = app.add_subcommand("merge",
+                                 "merge the shards' states of one pass (mir compute --save-state); after the last "
+                                 "pass, the MIR over all shards (docs/merging.md)");
+    c->add_option("states", s->m.states, "state files of one pass, one per shard, in shard order")->required();
+    c->add_option("--save-state", s->m.save_state,
+                  "write the merged state to FILE (needed when another pass follows; after the last, it can be "
+                  "reported again with another --sqrt: mir merge FILE)");
+    add_sqrt_options(*c, s->sqrt_name, s->m.report.sqrt);
+    c->add_option("--json", s->m.report.json, "after the last pass: the result as JSON to FILE (- for stdout)");
+    c->add_option("--plot", s->m.report.plot, "after the last pass: an SVG plot of per-layer FID to FILE");
+    c->add_option("--format", s->m.report.format, "the per-layer table on stdout: table (default), csv or markdown")
+        ->check(CLI::IsMember({"table", "csv", "markdown"}));
+    add_threads_option(*c, s->m.report.threads);
+    c->add_flag("--quiet", s->m.report.quiet, "no messages on stderr");
+    s->m.report.sub = c;
+    return {c, [s] {
+                try {
+                    s->m.report.sqrt.method = parse_compute_sqrt_method(s->sqrt_name);
+                } catch (const argument_error& e) {
+                    throw usage_error(e.message());
+                }
+                return run_merge(s->m);
+            }};
+}
+
+}  // namespace mir::tool

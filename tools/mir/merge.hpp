@@ -1,0 +1,20 @@
+// tools/mir/merge.hpp — exact MIR over shards of the dumps (other machines,
+// other times): `mir compute SHARD --save-state S [--resume G]` runs the
+// pass in progress over one shard's files and saves that shard's share;
+// `mir merge S1 S2 ...` merges the shards' shares of a pass (in the order
+// given) and either saves the state of the next pass (--save-state G) or,
+// after the last pass, reports the MIR exactly as `mir compute` over all
+// the files would (docs/merging.md).
+#pragma once
+
+#include "command.hpp"
+#include "compute.hpp"
+
+namespace mir::tool {
+
+/// `mir compute ... --save-state S [--resume G]`: one pass over the files of o.inputs.
+int run_shard_pass(const compute_options& o);
+
+command register_merge(CLI::App& app);  // merge.cpp
+
+}  // namespace mir::tool
