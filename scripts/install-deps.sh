@@ -36,6 +36,7 @@ TEST_PACKAGES=(
   librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
   groff-base man-db                    # the man page: rendered without warnings, found by man after install
   doxygen                              # the API reference (ctest api_reference: no warnings)
+  libopenmpi-dev openmpi-bin           # mir/mpi.hpp, mir compute --mpi and its mpirun tests
 )
 
 group="${1:-test}"

@@ -207,6 +207,12 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
 }
 
 int run_compute(const compute_options& o) {
+    if (o.mpi) {
+        if (!o.save_state.empty() || !o.resume.empty()) {
+            throw usage_error("--mpi merges the ranks' passes itself: no --save-state or --resume");
+        }
+        return run_compute_mpi(o);
+    }
     if (!o.save_state.empty()) return run_shard_pass(o);
     if (!o.resume.empty()) throw usage_error("--resume needs --save-state (a shard's pass is saved, then merged)");
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
@@ -273,6 +279,9 @@ command register_compute(CLI::App& app) {
                   "sharded run: compute only the pass in progress over these files and save this shard's share to "
                   "FILE, for mir merge (docs/merging.md)");
     c->add_option("--resume", s->o.resume, "with --save-state: the merged state (from mir merge) the pass starts from");
+    c->add_flag("--mpi", s->o.mpi,
+                "under mpirun: share the files among the ranks in blocks and merge every pass exactly; rank 0 "
+                "reports (builds with MIR_BUILD_MPI)");
     s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

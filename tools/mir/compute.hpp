@@ -32,6 +32,7 @@ struct compute_options {
     std::string format = "table";   // the stdout table: table | csv | markdown
     std::string save_state;         // --save-state: run one pass of a sharded computation, save its share
     std::string resume;             // --resume: the merged state that pass starts from
+    bool mpi = false;               // --mpi: the files shared among MPI ranks (mpirun -np N mir compute --mpi ...)
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 

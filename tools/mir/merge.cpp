@@ -146,15 +146,22 @@ struct merge_options {
     compute_options report;  // sqrt, json, plot, format, threads, quiet; policy and precision come from the states
 };
 
-// The inputs record of the shards together: their files in shard order, the counts summed.
-nlohmann::ordered_json combined_inputs(const std::vector<saved_state_info>& infos) {
+// The shards' inputs records (each state's info) as one.
+nlohmann::ordered_json inputs_of(const std::vector<saved_state_info>& infos) {
+    std::vector<nlohmann::json> in;
+    for (const auto& s : infos) in.push_back(s.info.contains("inputs") ? s.info["inputs"] : nlohmann::json::object());
+    return combined_inputs(in);
+}
+
+}  // namespace
+
+nlohmann::ordered_json combined_inputs(const std::vector<nlohmann::json>& records) {
     nlohmann::ordered_json j;
     index_t samples = 0, vision = 0, text = 0, ignored = 0;
     nlohmann::ordered_json files = nlohmann::ordered_json::array();
     int indices = 0;
     index_t hidden = 0;
-    for (const auto& s : infos) {
-        const nlohmann::json& in = s.info.contains("inputs") ? s.info["inputs"] : nlohmann::json::object();
+    for (const nlohmann::json& in : records) {
         indices = in.value("num_indices", indices);
         hidden = in.value("hidden_size", hidden);
         samples += in.value("samples", index_t{0});
@@ -174,6 +181,8 @@ nlohmann::ordered_json combined_inputs(const std::vector<saved_state_info>& info
     j["files"] = std::move(files);
     return j;
 }
+
+namespace {
 
 int run_merge(merge_options& m) {
     const compute_options& o = m.report;
@@ -267,7 +276,7 @@ int run_merge(merge_options& m) {
             }
             nlohmann::json info;
             info["merged_from"] = m.states;
-            info["inputs"] = nlohmann::json::parse(combined_inputs(infos).dump());
+            info["inputs"] = nlohmann::json::parse(inputs_of(infos).dump());
             nlohmann::ordered_json rec;
             append_provenance(rec, o.sub, &run.threads, nullptr);
             info["merge"] = nlohmann::json::parse(rec.dump());
@@ -277,7 +286,7 @@ int run_merge(merge_options& m) {
     });
     if (finishing) {
         result_origin origin;
-        origin.inputs = combined_inputs(infos);
+        origin.inputs = inputs_of(infos);
         origin.files = origin.inputs["files"].size();
         origin.hidden_size = first.hidden_size;
         origin.num_indices = origin.inputs["num_indices"].get<int>();

@@ -15,6 +15,15 @@ namespace mir::tool {
 /// `mir compute ... --save-state S [--resume G]`: one pass over the files of o.inputs.
 int run_shard_pass(const compute_options& o);
 
+/// `mir compute --mpi`: the files shared out among the MPI ranks in blocks,
+/// merged after every pass (mpi_compute.cpp; a usage error in a build
+/// without MIR_BUILD_MPI).
+int run_compute_mpi(const compute_options& o);
+
+/// Several inputs records (provenance.schema.json#/$defs/inputs) as one:
+/// their files in order, the counts summed.
+nlohmann::ordered_json combined_inputs(const std::vector<nlohmann::json>& records);
+
 command register_merge(CLI::App& app);  // merge.cpp
 
 }  // namespace mir::tool
