@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,23 +110,23 @@ int run_shard_pass(const compute_options& o) {
     const nlohmann::json info = shard_info(o, d, threads);
     int pass = 0, expected = 0;
     with_precision(prec, [&]<class Acc>() {
-        std::vector<std::optional<layer_passes<Acc>>> states(layers.size());
         pass_state_writer<Acc> writer;
+        std::mutex mu;
         progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
         run_layers(layers, threads.layer_workers, [&](std::size_t i) {
             layer_passes<Acc> p = resumed ? std::move(load_pass_states<Acc>(o.resume, nullptr, layers[i]).front())
                                           : layer_passes<Acc>(d.hidden_size(), policy, layers[i]);
             run_pass(p, [&](auto&& sink) { d.replay_layer(layers[i], sink); }, display.callback(i));
-            states[i] = std::move(p);
+            {
+                // Packed into the file's layout as soon as the layer is done; the state itself is dropped.
+                const std::lock_guard<std::mutex> lock(mu);
+                pass = p.pass();
+                expected = std::max(expected, p.passes_expected());
+                writer.add(layers[i], p);
+            }
             display.layer_done(i);
         });
         display.finish();
-        for (std::size_t i = 0; i < layers.size(); ++i) {  // in layer order; each state dropped once packed
-            pass = states[i]->pass();
-            expected = std::max(expected, states[i]->passes_expected());
-            writer.add(layers[i], *states[i]);
-            states[i].reset();
-        }
         out.put_file(o.save_state, [&](const std::filesystem::path& p) { writer.write(p, info); }, "the state");
         out.commit();
     });

@@ -262,7 +262,9 @@ public:
             std::string(to_string(std::is_same_v<Acc, float> ? mir::precision::fp32 : mir::precision::fp64));
         j["outliers"] = std::string(to_string(policy_));
         j["hidden_size"] = dim_;
-        j["layers"] = layers_;
+        std::vector<int> sorted = layers_;  // added in any order (as layers finish); listed in index order
+        std::sort(sorted.begin(), sorted.end());
+        j["layers"] = sorted;
         j["pass"] = done_ ? 0 : pass_;
         j["done"] = done_;
         j["passes_expected"] = passes_expected_;
