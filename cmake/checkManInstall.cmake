@@ -39,7 +39,7 @@ foreach(want "Modality Integration Rate" "MIR compute" "MIR synth" "MIR inspect"
     message(FATAL_ERROR "man mir does not show '${want}':\n${text}")
   endif()
 endforeach()
-foreach(schema compute merge result moca-init bench-sqrt provenance)
+foreach(schema compute merge result moca-init bench-sqrt track provenance)
   if(NOT EXISTS "${PREFIX}/${CMAKE_INSTALL_DATADIR}/mir/schema/${schema}.schema.json")
     message(FATAL_ERROR "no ${schema}.schema.json in ${PREFIX}/${CMAKE_INSTALL_DATADIR}/mir/schema after cmake --install")
   endif()

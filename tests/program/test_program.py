@@ -210,7 +210,7 @@ def test_man_page_is_generated_from_the_options(tmp):
     page = run("--man").stdout
     assert page.startswith(".\\\"") and ".TH MIR 1" in page and page.isascii()
     # Every option of every subcommand's --help is in the page (both come from one definition).
-    for sub in ("compute", "synth", "inspect", "moca-init", "bench-sqrt", "merge"):
+    for sub in ("compute", "synth", "inspect", "moca-init", "bench-sqrt", "merge", "track"):
         assert f'.SH "MIR {sub.replace("-", chr(92) + "-")}"' in page, sub
         for opt in set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", run(sub, "--help").stdout)):
             assert opt.replace("-", "\\-") in page, (sub, opt)

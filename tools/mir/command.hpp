@@ -20,5 +20,6 @@ command register_inspect(CLI::App& app);     // inspect.cpp
 command register_moca_init(CLI::App& app);   // moca_init.cpp
 command register_bench_sqrt(CLI::App& app);  // bench_sqrt_run.cpp
 command register_merge(CLI::App& app);       // merge.cpp
+command register_track(CLI::App& app);       // track.cpp
 
 }  // namespace mir::tool

@@ -171,4 +171,80 @@ std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& s
     return o.str();
 }
 
+namespace {
+
+// A perceptually ordered ramp (dark blue → green → yellow, after viridis), t in [0, 1].
+std::string ramp(double t) {
+    static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+    t = std::clamp(t, 0.0, 1.0) * 4;
+    const int k = std::min(3, static_cast<int>(t));
+    const double f = t - k;
+    char b[8];
+    std::snprintf(b, sizeof b, "#%02x%02x%02x", static_cast<int>(stops[k][0] + f * (stops[k + 1][0] - stops[k][0])),
+                  static_cast<int>(stops[k][1] + f * (stops[k + 1][1] - stops[k][1])),
+                  static_cast<int>(stops[k][2] + f * (stops[k + 1][2] - stops[k][2])));
+    return b;
+}
+
+}  // namespace
+
+std::string heatmap_svg(const heatmap_spec& spec) {
+    const std::size_t nx = spec.x_labels.size(), ny = spec.y_labels.size();
+    const double left = 110, top = 70, right = 130, bottom = 80;
+    const double cw = std::clamp(700.0 / std::max<std::size_t>(nx, 1), 6.0, 60.0);
+    const double ch = std::clamp(420.0 / std::max<std::size_t>(ny, 1), 6.0, 40.0);
+    const double pw = cw * static_cast<double>(nx), ph = ch * static_cast<double>(ny);
+    const double W = left + pw + right, H = top + ph + bottom;
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& row : spec.values) {
+        for (double v : row) {
+            if (v > 0 && std::isfinite(v)) {
+                lo = std::min(lo, std::log10(v));
+                hi = std::max(hi, std::log10(v));
+            }
+        }
+    }
+    if (!std::isfinite(lo)) lo = 0, hi = 1;
+    if (hi - lo < 1e-12) hi = lo + 1;
+    std::ostringstream o;
+    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+      << ' ' << H << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    o << "<text x=\"" << left + pw / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" << esc(spec.title)
+      << "</text>\n<text x=\"" << left + pw / 2 << "\" y=\"48\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555\">"
+      << esc(spec.subtitle) << "</text>\n";
+    for (std::size_t j = 0; j < ny; ++j) {
+        const double y = top + ph - ch * static_cast<double>(j + 1);  // row 0 at the bottom
+        for (std::size_t i = 0; i < nx; ++i) {
+            const double v = j < spec.values.size() && i < spec.values[j].size() ? spec.values[j][i] : NAN;
+            const bool ok = v > 0 && std::isfinite(v);
+            o << "<rect x=\"" << left + cw * static_cast<double>(i) << "\" y=\"" << y << "\" width=\"" << cw
+              << "\" height=\"" << ch << "\" fill=\"" << (ok ? ramp((std::log10(v) - lo) / (hi - lo)) : "#cccccc")
+              << "\"><title>" << esc(spec.x_labels[i]) << ", " << esc(spec.y_labels[j]) << ": " << num(v)
+              << "</title></rect>\n";
+        }
+        o << "<text x=\"" << left - 6 << "\" y=\"" << y + ch / 2 + 4 << "\" text-anchor=\"end\" font-size=\"11\">"
+          << esc(spec.y_labels[j]) << "</text>\n";
+    }
+    const std::size_t every = std::max<std::size_t>(1, nx / 12);  // at most about 12 column labels
+    for (std::size_t i = 0; i < nx; i += every) {
+        o << "<text x=\"" << left + cw * (static_cast<double>(i) + 0.5) << "\" y=\"" << top + ph + 16
+          << "\" text-anchor=\"middle\" font-size=\"11\">" << esc(spec.x_labels[i]) << "</text>\n";
+    }
+    o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 30 << "\" text-anchor=\"middle\" font-size=\"13\">"
+      << esc(spec.x_label) << "</text>\n<text x=\"24\" y=\"" << top + ph / 2
+      << "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 24 " << top + ph / 2 << ")\">"
+      << esc(spec.y_label) << "</text>\n";
+    // The colour bar: log10 of the values, bottom to top.
+    const double bx = left + pw + 30, bh = std::max(ph, 120.0);
+    for (int k = 0; k < 50; ++k) {
+        o << "<rect x=\"" << bx << "\" y=\"" << top + bh - bh * (k + 1) / 50.0 << "\" width=\"16\" height=\""
+          << bh / 50.0 + 0.5 << "\" fill=\"" << ramp(k / 49.0) << "\"/>\n";
+    }
+    o << "<text x=\"" << bx + 22 << "\" y=\"" << top + bh << "\" font-size=\"11\">" << num(std::pow(10.0, lo))
+      << "</text>\n<text x=\"" << bx + 22 << "\" y=\"" << top + 10 << "\" font-size=\"11\">" << num(std::pow(10.0, hi))
+      << "</text>\n<text x=\"" << bx << "\" y=\"" << top - 10 << "\" font-size=\"11\">" << esc(spec.value_label)
+      << "</text>\n</svg>\n";
+    return o.str();
+}
+
 }  // namespace mir::tool

@@ -1,7 +1,7 @@
 // tools/mir/svg_plot.hpp — the program's one SVG writer: a scatter/line chart
 // with log or linear axes, markers, lines and a legend (white background,
-// decade grid, sans-serif, one colour per series). `mir compute --plot` and
-// `mir bench-sqrt` draw with it.
+// decade grid, sans-serif, one colour per series), and a heat map. `mir
+// compute --plot`, `mir bench-sqrt` and `mir track` draw with it.
 #pragma once
 
 #include <string>
@@ -28,5 +28,15 @@ struct plot_spec {
 
 /// The SVG document.
 std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& series);
+
+/// A heat map: one column per x label, one row per y label, cell (i, j) =
+/// values[j][i] drawn on a log10 colour scale (dark: small, yellow: large;
+/// a non-positive or non-finite value is grey), with a colour bar.
+struct heatmap_spec {
+    std::string title, subtitle, x_label, y_label, value_label;
+    std::vector<std::string> x_labels, y_labels;
+    std::vector<std::vector<double>> values;  ///< [row][column]
+};
+std::string heatmap_svg(const heatmap_spec& spec);
 
 }  // namespace mir::tool
