@@ -9,8 +9,8 @@
 //   §2.3 moments, covariance         mir/stats/moments.hpp
 //   §2.3 Tr (Σ₁Σ₂)^{1/2}, cut-off    mir/linalg/trace_sqrt.hpp, mir/linalg/eigenvalues.hpp
 //   §3 official loop (benchmark)    mir/linalg/official_loop.hpp
-//   §4 matrix square roots          mir/linalg/sqrt_catalogue.hpp (the table), mir/linalg/sqrt_methods.hpp (newton_schulz, denman_beavers,
-//                                   pade, taylor, sqrtm)
+//   §4 matrix square roots          mir/linalg/sqrt_catalogue.hpp (the table), mir/linalg/sqrt_methods.hpp
+//                                   (newton_schulz, denman_beavers, pade, taylor, sqrtm)
 //   §2.3 Fréchet distance            mir/metric/frechet.hpp
 //   §2.1–2.2 one layer's statistics  mir/stats/layer_statistics.hpp (in memory, replayed, streamed;
 //                                   + mir/stats/modality.hpp, mir/stats/gaussian.hpp);
@@ -34,19 +34,18 @@
 #include "mir/config.hpp"
 #include "mir/element.hpp"
 #include "mir/error.hpp"
-#include "mir/mask.hpp"
-#include "mir/precision.hpp"
-#include "mir/linalg/eigenvalues.hpp"
 #include "mir/linalg/denman_beavers.hpp"
+#include "mir/linalg/eigenvalues.hpp"
+#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/newton_schulz.hpp"
 #include "mir/linalg/official_loop.hpp"
 #include "mir/linalg/pade.hpp"
 #include "mir/linalg/sqrt_catalogue.hpp"
 #include "mir/linalg/sqrt_methods.hpp"
-#include "mir/linalg/matrix_sqrt.hpp"
 #include "mir/linalg/sqrtm.hpp"
 #include "mir/linalg/taylor.hpp"
 #include "mir/linalg/trace_sqrt.hpp"
+#include "mir/mask.hpp"
 #include "mir/metric/accumulator.hpp"
 #include "mir/metric/frechet.hpp"
 #include "mir/metric/layer.hpp"
@@ -56,6 +55,7 @@
 #include "mir/moca/init.hpp"
 #include "mir/moca/layer.hpp"
 #include "mir/moca/moment_init.hpp"
+#include "mir/precision.hpp"
 #include "mir/source/sink.hpp"
 #include "mir/source/source.hpp"
 #include "mir/source/tensor_layer.hpp"

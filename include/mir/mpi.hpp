@@ -57,7 +57,8 @@ struct byte_writer {
         } else if constexpr (requires { field.matrix; }) {  // lower_triangle: the matrix as it is
             const std::uint8_t zero = field.zero ? 1 : 0;
             raw(&zero, 1);
-            if (!field.zero) raw(field.matrix.data(), static_cast<std::size_t>(field.matrix.size()) * sizeof(*field.matrix.data()));
+            if (!field.zero)
+                raw(field.matrix.data(), static_cast<std::size_t>(field.matrix.size()) * sizeof(*field.matrix.data()));
         } else {  // std::vector or an Eigen vector
             const auto n = static_cast<std::uint64_t>(field.size());
             raw(&n, sizeof n);
@@ -93,8 +94,12 @@ struct byte_reader {
         } else {
             std::uint64_t n = 0;
             raw(&n, sizeof n);
-            if constexpr (requires { field.resize(std::size_t{}); field.capacity(); }) {  // std::vector
-                if (n > (in.size() - at) / sizeof(*field.data())) throw argument_error("mir::mpi: a state message is malformed");
+            if constexpr (requires {
+                              field.resize(std::size_t{});
+                              field.capacity();
+                          }) {  // std::vector
+                if (n > (in.size() - at) / sizeof(*field.data()))
+                    throw argument_error("mir::mpi: a state message is malformed");
                 field.resize(static_cast<std::size_t>(n));
             } else if (n != static_cast<std::uint64_t>(field.size())) {  // an Eigen vector of the hidden size
                 throw argument_error("mir::mpi: a state message of another hidden size (ranks out of step)");
@@ -121,7 +126,8 @@ void from_bytes(layer_passes<Acc>& s, std::span<const std::byte> b, const std::s
 
 inline void check(int rc, const char* what) {
     if (rc != MPI_SUCCESS) {
-        throw error(error_kind::numerical, std::string("mir::mpi: ") + what + " failed (MPI error " + std::to_string(rc) + ")");
+        throw error(error_kind::numerical,
+                    std::string("mir::mpi: ") + what + " failed (MPI error " + std::to_string(rc) + ")");
     }
 }
 
@@ -159,7 +165,8 @@ void end_pass(layer_passes<Acc>& state, MPI_Comm comm = MPI_COMM_WORLD, int root
         detail::count_of(total);
         all.resize(total);
     }
-    detail::check(MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), offsets.data(), MPI_BYTE, root, comm),
+    detail::check(MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), offsets.data(), MPI_BYTE, root,
+                              comm),
                   "MPI_Gatherv");
     std::vector<std::byte> merged;
     if (rank == root) {
@@ -170,7 +177,8 @@ void end_pass(layer_passes<Acc>& state, MPI_Comm comm = MPI_COMM_WORLD, int root
             layer_passes<Acc> other(state.dim(), state.policy(), state.layer());
             detail::from_bytes(other,
                                std::span<const std::byte>(all.data() + offsets[static_cast<std::size_t>(r)],
-                                                          static_cast<std::size_t>(counts[static_cast<std::size_t>(r)])),
+                                                          static_cast<std::size_t>(
+                                                              counts[static_cast<std::size_t>(r)])),
                                where + ", rank " + std::to_string(r));
             m.merge(other);
         }

@@ -61,8 +61,8 @@ std::vector<chunk<T>> chunks_of(const std::vector<T>& vis, mir::index_t nv, cons
 // The protocol with `parts` participants; participant p takes the chunks
 // c with owner(c) == p. Merged in participant order every pass.
 template <mir::accumulator_type Acc, class T, class Owner>
-mir::layer_statistics merged(const std::vector<chunk<T>>& chunks, mir::index_t d, mir::outlier_policy policy,
-                             int parts, Owner owner, int* passes = nullptr) {
+mir::layer_statistics merged(const std::vector<chunk<T>>& chunks, mir::index_t d, mir::outlier_policy policy, int parts,
+                             Owner owner, int* passes = nullptr) {
     mir::layer_passes<Acc> state(d, policy, 5);
     while (!state.done()) {
         std::vector<mir::layer_passes<Acc>> part;
@@ -138,7 +138,9 @@ void check_every_policy_and_split(mir::index_t nv, mir::index_t nt, mir::index_t
         // Contiguous shards (files split among ranks), 2 and 3 of them; a
         // round-robin split; and a participant that gets no rows at all.
         const std::size_t n = chunks.size();
-        const auto contiguous = [n](int parts) { return [n, parts](std::size_t c) { return static_cast<int>(c * parts / n); }; };
+        const auto contiguous = [n](int parts) {
+            return [n, parts](std::size_t c) { return static_cast<int>(c * parts / n); };
+        };
         const double tol = std::is_same_v<Acc, float> ? 1e-5 : 1e-12;
         for (int parts : {2, 3}) {
             INFO(parts << " contiguous shards");
@@ -159,8 +161,8 @@ void check_every_policy_and_split(mir::index_t nv, mir::index_t nt, mir::index_t
                 INFO(m.name);
                 const double a = mir::compute_layer(one, m.method).fid, b = mir::compute_layer(two, m.method).fid;
                 const auto t = mir::compute_layer(one, m.method).terms;
-                INFO("FID " << a << " vs " << b << ", rel " << rel(b, a) << "; mean term " << t.mean_term
-                            << ", traces " << t.trace_1 << " " << t.trace_2 << " " << t.trace_sqrt);
+                INFO("FID " << a << " vs " << b << ", rel " << rel(b, a) << "; mean term " << t.mean_term << ", traces "
+                            << t.trace_1 << " " << t.trace_2 << " " << t.trace_sqrt);
                 CHECK(rel(b, a) <= fid_tol);
             }
         }
@@ -190,8 +192,8 @@ TEST_CASE("layer_passes: participants out of step are refused", "[layer_passes][
     CHECK_THROWS_WITH(a.fork(), Catch::Contains("holds rows of the pass in progress"));
     a.end_pass();
     // b is still in pass 1: merging it into pass 2 is refused, naming both.
-    CHECK_THROWS_WITH(a.merge(b), Catch::Contains("pass 1") && Catch::Contains("pass 2") &&
-                                      Catch::Contains("out of step"));
+    CHECK_THROWS_WITH(a.merge(b),
+                      Catch::Contains("pass 1") && Catch::Contains("pass 2") && Catch::Contains("out of step"));
     mir::layer_passes<double> other_layer(d, mir::outlier_policy::replace_median, 3);
     CHECK_THROWS_WITH(b.merge(other_layer), Catch::Contains("layer 3") && Catch::Contains("layer 2"));
     mir::layer_passes<double> other_dim(d + 1, mir::outlier_policy::replace_median, 2);

@@ -26,7 +26,8 @@ std::vector<T> rows_of(mir::index_t n, mir::index_t d, unsigned seed) {
     std::vector<T> v(static_cast<std::size_t>(n * d));
     for (mir::index_t i = 0; i < n; ++i) {
         const double big = i % 31 == 5 ? 30.0 : 1.0;
-        for (mir::index_t j = 0; j < d; ++j) v[static_cast<std::size_t>(i * d + j)] = static_cast<T>(big * g(rng) + 0.1 * j);
+        for (mir::index_t j = 0; j < d; ++j)
+            v[static_cast<std::size_t>(i * d + j)] = static_cast<T>(big * g(rng) + 0.1 * j);
     }
     return v;
 }
@@ -38,7 +39,8 @@ struct shards {
     shards() {
         for (int l = 0; l < 2; ++l) {
             for (int s = 0; s < 2; ++s) {
-                for (int m = 0; m < 2; ++m) rows[l][s][m] = rows_of<float>(n, d, static_cast<unsigned>(100 * l + 10 * s + m));
+                for (int m = 0; m < 2; ++m)
+                    rows[l][s][m] = rows_of<float>(n, d, static_cast<unsigned>(100 * l + 10 * s + m));
             }
         }
     }
@@ -65,7 +67,8 @@ std::vector<mir::layer_statistics> run(const shards& data, mir::outlier_policy p
                 data.feed(part[static_cast<std::size_t>(s)].back(), static_cast<int>(l), s);
             }
             if (files) {
-                const fs::path p = *files / ("shard" + std::to_string(s) + "_pass" + std::to_string(pass) + ".mirstate");
+                const fs::path p = *files /
+                                   ("shard" + std::to_string(s) + "_pass" + std::to_string(pass) + ".mirstate");
                 mir::save_pass_states(p, layers, part[static_cast<std::size_t>(s)], {{"shard", s}});
                 mir::saved_state_info info;
                 part[static_cast<std::size_t>(s)] = mir::load_pass_states<Acc>(p, &info);
@@ -93,8 +96,7 @@ std::vector<mir::layer_statistics> run(const shards& data, mir::outlier_policy p
 
 }  // namespace
 
-TEST_CASE("saved states: shards that meet through files equal shards in memory, bit for bit",
-          "[saved_state][merge]") {
+TEST_CASE("saved states: shards that meet through files equal shards in memory, bit for bit", "[saved_state][merge]") {
     const shards data;
     for (const auto& pol : mir::outlier_policies) {
         INFO(pol.name);
@@ -133,7 +135,9 @@ TEST_CASE("saved states: foreign, damaged and mismatched files are named errors"
         for (const auto& t : f.tensors()) {
             if (t.name == drop) continue;
             if (counts && t.name == "L2.vision.median.counts") {
-                ts.push_back({t.name, mir::io::file_dtype::u32, {static_cast<std::int64_t>(counts->size())},
+                ts.push_back({t.name,
+                              mir::io::file_dtype::u32,
+                              {static_cast<std::int64_t>(counts->size())},
                               std::as_bytes(std::span<const std::uint32_t>(*counts))});
                 continue;
             }
@@ -158,20 +162,23 @@ TEST_CASE("saved states: foreign, damaged and mismatched files are named errors"
     // A counter array of the wrong size would be written past its end by the next pass: refused first.
     const std::vector<std::uint32_t> few(10, 0);
     fails_with(rewrite("short_counts.mirstate", "", &few, {}), {"layer 2", "counter size"});
-    fails_with(rewrite("missing.mirstate", "L1.text.moments.m2", nullptr, {}), {"layer 1", "text.moments.m2", "missing"});
+    fails_with(rewrite("missing.mirstate", "L1.text.moments.m2", nullptr, {}),
+               {"layer 1", "text.moments.m2", "missing"});
     fails_with(rewrite("version.mirstate", "", nullptr, [](nlohmann::json& j) { j["version"] = 99; }),
                {"state version 99"});
-    fails_with(rewrite("type.mirstate", "", nullptr, [](nlohmann::json& j) { j["scalars"]["L1.vision.seen"] = "many"; }),
+    fails_with(rewrite("type.mirstate", "", nullptr,
+                       [](nlohmann::json& j) { j["scalars"]["L1.vision.seen"] = "many"; }),
                {"layer 1", "vision.seen", "wrong type"});
     fails_with(rewrite("rows.mirstate", "", nullptr, [](nlohmann::json& j) { j["scalars"]["L2.text.seen"] = 7; }),
                {"layer 2", "text", "inconsistent row counts"});
-    fails_with(rewrite("pass.mirstate", "", nullptr, [](nlohmann::json& j) { j["pass"] = 2; }), {"layer 1", "pass 1", "says 2"});
+    fails_with(rewrite("pass.mirstate", "", nullptr, [](nlohmann::json& j) { j["pass"] = 2; }),
+               {"layer 1", "pass 1", "says 2"});
     // Read as the other precision; a dump file is not a state file.
     CHECK_THROWS_WITH(mir::load_pass_states<float>(good), Catch::Contains("a state in fp64, read as fp32"));
     const fs::path dump = dir / "dump.safetensors";
     const std::vector<float> h(2 * 3 * 4, 1.0f);
-    mir::io::write_safetensors(dump, {{"hidden_states", mir::io::file_dtype::f32, {2, 3, 4},
-                                       std::as_bytes(std::span<const float>(h))}});
+    mir::io::write_safetensors(
+        dump, {{"hidden_states", mir::io::file_dtype::f32, {2, 3, 4}, std::as_bytes(std::span<const float>(h))}});
     CHECK_THROWS_WITH(mir::read_state_info(dump), Catch::Contains("not a mir state file"));
     // The good file loads, and what it says is what was saved.
     const mir::saved_state_info info = mir::read_state_info(good);

@@ -194,8 +194,7 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
     const mir_result r = aggregate(std::move(results));
     if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run)), "the JSON output");
     if (!o.plot.empty()) {
-        out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files) + " files"),
-                "the plot");
+        out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files) + " files"), "the plot");
     }
     out.commit();
     if (!to_stdout) {

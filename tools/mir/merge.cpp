@@ -25,9 +25,7 @@ namespace mir::tool {
 
 namespace {
 
-bool given(const CLI::App* sub, const char* option) {
-    return sub != nullptr && sub->get_option(option)->count() > 0;
-}
+bool given(const CLI::App* sub, const char* option) { return sub != nullptr && sub->get_option(option)->count() > 0; }
 
 std::string layers_text(const std::vector<int>& layers) {
     std::string t;
@@ -55,8 +53,9 @@ nlohmann::json shard_info(const compute_options& o, const dump_source& d, const 
 
 int run_shard_pass(const compute_options& o) {
     if (!o.json.empty() || !o.plot.empty()) {
-        throw usage_error("--save-state runs one pass of a sharded computation and saves it: no --json or --plot "
-                          "(mir merge reports the result after the last pass)");
+        throw usage_error(
+            "--save-state runs one pass of a sharded computation and saves it: no --json or --plot "
+            "(mir merge reports the result after the last pass)");
     }
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
     output_set out;
@@ -91,13 +90,14 @@ int run_shard_pass(const compute_options& o) {
                               " (a resumed pass keeps the state's layers; leave --layers out)");
         }
         if (r.hidden_size != d.hidden_size()) {
-            throw file_error(d.files().front().string() + ": hidden size " + std::to_string(d.hidden_size()) + ", but " +
-                             o.resume + " is a state of hidden size " + std::to_string(r.hidden_size));
+            throw file_error(d.files().front().string() + ": hidden size " + std::to_string(d.hidden_size()) +
+                             ", but " + o.resume + " is a state of hidden size " + std::to_string(r.hidden_size));
         }
         for (int k : r.layers) {
             if (k >= d.num_indices()) {
                 throw file_error(d.files().front().string() + ": " + std::to_string(d.num_indices()) +
-                                 " hidden-state indices, but " + o.resume + " has a state of index " + std::to_string(k));
+                                 " hidden-state indices, but " + o.resume + " has a state of index " +
+                                 std::to_string(k));
             }
         }
         layers = r.layers;
@@ -116,7 +116,8 @@ int run_shard_pass(const compute_options& o) {
         run_layers(layers, threads.layer_workers, [&](std::size_t i) {
             layer_passes<Acc> p = resumed ? std::move(load_pass_states<Acc>(o.resume, nullptr, layers[i]).front())
                                           : layer_passes<Acc>(d.hidden_size(), policy, layers[i]);
-            run_pass(p, [&](auto&& sink) { d.replay_layer(layers[i], sink); }, display.callback(i));
+            run_pass(
+                p, [&](auto&& sink) { d.replay_layer(layers[i], sink); }, display.callback(i));
             {
                 // Packed into the file's layout as soon as the layer is done; the state itself is dropped.
                 const std::lock_guard<std::mutex> lock(mu);
@@ -127,7 +128,8 @@ int run_shard_pass(const compute_options& o) {
             display.layer_done(i);
         });
         display.finish();
-        out.put_file(o.save_state, [&](const std::filesystem::path& p) { writer.write(p, info); }, "the state");
+        out.put_file(
+            o.save_state, [&](const std::filesystem::path& p) { writer.write(p, info); }, "the state");
         out.commit();
     });
     if (!o.quiet) {
@@ -208,16 +210,19 @@ int run_merge(merge_options& m) {
         if (s.precision != first.precision) {
             clash("precision", std::string(to_string(s.precision)), std::string(to_string(first.precision)));
         }
-        if (s.policy != first.policy) clash("outliers", std::string(to_string(s.policy)), std::string(to_string(first.policy)));
+        if (s.policy != first.policy)
+            clash("outliers", std::string(to_string(s.policy)), std::string(to_string(first.policy)));
         if (s.hidden_size != first.hidden_size) {
             clash("hidden size", std::to_string(s.hidden_size), std::to_string(first.hidden_size));
         }
         if (s.layers != first.layers) clash("layers", layers_text(s.layers), layers_text(first.layers));
         if (s.done || first.done) {
-            throw file_error(m.states[s.done ? k : 0] + ": its passes are over; there is nothing to merge into it "
+            throw file_error(m.states[s.done ? k : 0] +
+                             ": its passes are over; there is nothing to merge into it "
                              "(`mir merge FILE` alone reports its MIR)");
         }
-        if (s.pass != first.pass) clash("a state of pass", std::to_string(s.pass), "pass " + std::to_string(first.pass));
+        if (s.pass != first.pass)
+            clash("a state of pass", std::to_string(s.pass), "pass " + std::to_string(first.pass));
     }
     const bool finishing = first.done || (first.pass >= 2 && first.pass >= first.passes_expected);
     if (!finishing && m.save_state.empty()) {
@@ -245,7 +250,8 @@ int run_merge(merge_options& m) {
             layer_passes<Acc> p = std::move(load_pass_states<Acc>(m.states[0], nullptr, layers[i]).front());
             if (!first.done) {
                 for (std::size_t k = 1; k < m.states.size(); ++k) {
-                    const layer_passes<Acc> other = std::move(load_pass_states<Acc>(m.states[k], nullptr, layers[i]).front());
+                    const layer_passes<Acc> other = std::move(
+                        load_pass_states<Acc>(m.states[k], nullptr, layers[i]).front());
                     try {
                         p.merge(other);
                     } catch (const argument_error& e) {
@@ -282,7 +288,8 @@ int run_merge(merge_options& m) {
             append_provenance(rec, o.sub, &run.threads, nullptr);
             info["merge"] = nlohmann::json::parse(rec.dump());
             // Written to its temporary file now (the writer lives in this scope); renamed at commit.
-            out.put_file(m.save_state, [&](const std::filesystem::path& p) { w.write(p, info); }, "the state", true);
+            out.put_file(
+                m.save_state, [&](const std::filesystem::path& p) { w.write(p, info); }, "the state", true);
         }
     });
     if (finishing) {

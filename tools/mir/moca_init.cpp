@@ -50,8 +50,8 @@ layer_row compute_row(const dump_summary& d, int layer, outlier_policy policy, i
     const auto t0 = std::chrono::steady_clock::now();
     const int index = moca::calibration::hidden_state_index(layer);
     const auto replay = [&](auto&& sink) { d.replay_layer(index, sink); };
-    const layer_statistics s =
-        compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index, nullptr, progress);
+    const layer_statistics s = compute_layer_statistics_multipass<double>(replay, d.hidden_size(), policy, index,
+                                                                          nullptr, progress);
     layer_row r;
     r.layer = layer;
     r.match = moca::moment_match(s);

@@ -28,8 +28,9 @@ namespace mir::tool {
 #if !MIR_WITH_MPI
 
 int run_compute_mpi(const compute_options&) {
-    throw usage_error("--mpi: this mir was built without MPI (configure with -DMIR_BUILD_MPI=ON; Debian: "
-                      "libopenmpi-dev openmpi-bin)");
+    throw usage_error(
+        "--mpi: this mir was built without MPI (configure with -DMIR_BUILD_MPI=ON; Debian: "
+        "libopenmpi-dev openmpi-bin)");
 }
 
 #else
@@ -91,10 +92,10 @@ int run(const compute_options& given, int rank, int size) {
     MPI_Allgather(mine, 2, MPI_INT64_T, shapes.data(), 2, MPI_INT64_T, MPI_COMM_WORLD);
     for (int r = 1; r < size; ++r) {
         if (shapes[2 * r] != shapes[0] || shapes[2 * r + 1] != shapes[1]) {
-            throw file_error(block(r).front().string() + " (rank " + std::to_string(r) + "): " +
-                             std::to_string(shapes[2 * r]) + " hidden-state indices of size " +
-                             std::to_string(shapes[2 * r + 1]) + ", but " + block(0).front().string() + " (rank 0) has " +
-                             std::to_string(shapes[0]) + " of size " + std::to_string(shapes[1]));
+            throw file_error(block(r).front().string() + " (rank " + std::to_string(r) +
+                             "): " + std::to_string(shapes[2 * r]) + " hidden-state indices of size " +
+                             std::to_string(shapes[2 * r + 1]) + ", but " + block(0).front().string() +
+                             " (rank 0) has " + std::to_string(shapes[0]) + " of size " + std::to_string(shapes[1]));
         }
     }
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
@@ -110,8 +111,8 @@ int run(const compute_options& given, int rank, int size) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto replay = [&](auto&& sink) { d.replay_layer(layers[i], sink); };
         with_precision(o.precision, [&]<class Acc>() {
-            const layer_statistics s =
-                mpi::compute_layer_statistics<Acc>(replay, d.hidden_size(), o.policy, layers[i], MPI_COMM_WORLD);
+            const layer_statistics s = mpi::compute_layer_statistics<Acc>(replay, d.hidden_size(), o.policy, layers[i],
+                                                                          MPI_COMM_WORLD);
             if (rank == 0) results[i] = compute_layer(s, o.sqrt);
         });
         run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

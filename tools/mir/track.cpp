@@ -150,7 +150,8 @@ int run_track(track_options& o) {
         throw usage_error("--steps has " + std::to_string(o.steps.size()) + " values for " +
                           std::to_string(o.inputs.size()) + " checkpoints");
     }
-    if (!(o.threshold >= 0.0) || !std::isfinite(o.threshold)) throw usage_error("--threshold must be a finite number >= 0");
+    if (!(o.threshold >= 0.0) || !std::isfinite(o.threshold))
+        throw usage_error("--threshold must be a finite number >= 0");
     output_set out;
     out.declare("--json", o.json);
     out.declare("--plot", o.plot);
@@ -160,7 +161,8 @@ int run_track(track_options& o) {
     std::vector<checkpoint> cs;
     for (std::size_t i = 0; i < o.inputs.size(); ++i) {
         const std::string& p = o.inputs[i];
-        checkpoint c = p.size() > 5 && p.compare(p.size() - 5, 5, ".json") == 0 ? from_json(p) : from_dumps(p, o.compute);
+        checkpoint c = p.size() > 5 && p.compare(p.size() - 5, 5, ".json") == 0 ? from_json(p)
+                                                                                : from_dumps(p, o.compute);
         if (!o.steps.empty()) {
             c.step = o.steps[i];
         } else if (const auto s = step_in_name(p)) {
@@ -173,16 +175,18 @@ int run_track(track_options& o) {
     std::stable_sort(cs.begin(), cs.end(), [](const checkpoint& a, const checkpoint& b) { return a.step < b.step; });
     for (std::size_t i = 1; i < cs.size(); ++i) {
         if (cs[i].step == cs[i - 1].step) {
-            throw usage_error(cs[i - 1].path + " and " + cs[i].path + " have the same step " + std::to_string(cs[i].step));
+            throw usage_error(cs[i - 1].path + " and " + cs[i].path + " have the same step " +
+                              std::to_string(cs[i].step));
         }
     }
     const std::optional<saturation> sat = find_saturation(cs, o.threshold, o.window);
 
     const auto sat_words = [&] {
         if (sat) {
-            return "saturated at step " + std::to_string(cs[sat->index].step) + " (MIR " + g(cs[sat->index].mir, "%.4f") +
-                   "): within the next " + std::to_string(o.window) + " checkpoint(s) MIR falls by " +
-                   g(sat->improvement, "%.3g") + ", less than " + g(o.threshold, "%.3g");
+            return "saturated at step " + std::to_string(cs[sat->index].step) + " (MIR " +
+                   g(cs[sat->index].mir, "%.4f") + "): within the next " + std::to_string(o.window) +
+                   " checkpoint(s) MIR falls by " + g(sat->improvement, "%.3g") + ", less than " +
+                   g(o.threshold, "%.3g");
         }
         if (cs.size() <= static_cast<std::size_t>(o.window)) {
             return "saturation: not enough checkpoints for a window of " + std::to_string(o.window);
@@ -304,12 +308,14 @@ command register_track(CLI::App& app) {
     c->add_option("checkpoints", s->o.inputs,
                   "per checkpoint a result JSON (mir compute/merge --json) or its dumps (file or directory)")
         ->required();
-    c->add_option("--steps", s->o.steps, "the checkpoints' steps, in the order given (default: the last number in "
-                                         "each name, e.g. checkpoint-2000)")
+    c->add_option("--steps", s->o.steps,
+                  "the checkpoints' steps, in the order given (default: the last number in "
+                  "each name, e.g. checkpoint-2000)")
         ->delimiter(',');
     c->add_option("--threshold", s->o.threshold,
                   "saturated once MIR falls by less than this within the next --window checkpoints (default 0.01)");
-    c->add_option("--window", s->o.window, "checkpoints after a candidate that must not improve by --threshold (default 3)")
+    c->add_option("--window", s->o.window,
+                  "checkpoints after a candidate that must not improve by --threshold (default 3)")
         ->check(CLI::Range(1, 1000));
     c->add_option("--json", s->o.json, "write the series and the saturation as JSON to FILE (- for stdout)");
     c->add_option("--plot", s->o.plot, "write an SVG of MIR against step to FILE (- for stdout)");

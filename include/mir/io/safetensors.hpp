@@ -313,7 +313,8 @@ private:
         if (auto t = parse_file_dtype(cur_.dtype)) {
             e.dtype = *t;
         } else if (is_other_safetensors_dtype(cur_.dtype)) {
-            error_ = tname() + ": unsupported dtype " + cur_.dtype + " (supported: F16, BF16, F32, F64, BOOL, U8, U32, U64)";
+            error_ = tname() + ": unsupported dtype " + cur_.dtype +
+                     " (supported: F16, BF16, F32, F64, BOOL, U8, U32, U64)";
             return;
         } else {
             error_ = tname() + ": unknown dtype '" + printable(cur_.dtype) +

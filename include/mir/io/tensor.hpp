@@ -64,8 +64,8 @@ constexpr std::size_t size_of(file_dtype t) noexcept {
 
 /// Inverse of to_string (exact, case-sensitive); nullopt for anything else.
 constexpr std::optional<file_dtype> parse_file_dtype(std::string_view s) noexcept {
-    for (auto t : {file_dtype::f16, file_dtype::bf16, file_dtype::f32, file_dtype::f64,
-                   file_dtype::boolean, file_dtype::u8, file_dtype::u32, file_dtype::u64}) {
+    for (auto t : {file_dtype::f16, file_dtype::bf16, file_dtype::f32, file_dtype::f64, file_dtype::boolean,
+                   file_dtype::u8, file_dtype::u32, file_dtype::u64}) {
         if (to_string(t) == s) return t;
     }
     return std::nullopt;

@@ -115,8 +115,8 @@ struct state_reader {
     const io::safetensors_file& file;
 
     [[noreturn]] void fail(std::string_view name, const std::string& what) const {
-        throw file_error(file.path().string() + ": layer " + std::to_string(layer) + ", field '" +
-                         std::string(name) + "': " + what);
+        throw file_error(file.path().string() + ": layer " + std::to_string(layer) + ", field '" + std::string(name) +
+                         "': " + what);
     }
 
     template <class T>
@@ -139,10 +139,10 @@ struct state_reader {
         if constexpr (is_state_scalar<U>) {
             const auto it = scalars.find(state_field(layer, name));
             if (it == scalars.end()) fail(name, "missing");
-            const bool ok = std::is_same_v<U, bool>         ? it->is_boolean()
-                            : std::is_floating_point_v<U>   ? it->is_number()
-                            : std::is_unsigned_v<U>         ? it->is_number_unsigned()
-                                                            : it->is_number_integer();
+            const bool ok = std::is_same_v<U, bool>       ? it->is_boolean()
+                            : std::is_floating_point_v<U> ? it->is_number()
+                            : std::is_unsigned_v<U>       ? it->is_number_unsigned()
+                                                          : it->is_number_integer();
             if (!ok) fail(name, "is " + std::string(it->type_name()) + ", of the wrong type");
             field = it->template get<U>();
         } else if constexpr (std::is_same_v<U, std::vector<double>>) {
@@ -184,8 +184,9 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
     const std::string where = f.path().string();
     const auto it = f.metadata().find("mir_state");
     if (it == f.metadata().end()) {
-        throw file_error(where + ": not a mir state file (no \"mir_state\" in its metadata; `mir compute "
-                                 "--save-state` writes them)");
+        throw file_error(where +
+                         ": not a mir state file (no \"mir_state\" in its metadata; `mir compute "
+                         "--save-state` writes them)");
     }
     nlohmann::json j;
     try {
@@ -194,11 +195,13 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
         throw file_error(where + ": the \"mir_state\" metadata is not JSON: " + e.what());
     }
     const auto need = [&](const char* key) -> const nlohmann::json& {
-        if (!j.is_object() || !j.contains(key)) throw file_error(where + ": \"mir_state\" has no '" + std::string(key) + "'");
+        if (!j.is_object() || !j.contains(key))
+            throw file_error(where + ": \"mir_state\" has no '" + std::string(key) + "'");
         return j[key];
     };
     try {
-        if (need("format") != "mir-layer-passes") throw file_error(where + ": \"mir_state\" is not of format mir-layer-passes");
+        if (need("format") != "mir-layer-passes")
+            throw file_error(where + ": \"mir_state\" is not of format mir-layer-passes");
         if (need("version") != saved_state_version) {
             throw file_error(where + ": state version " + need("version").dump() + "; this mir reads version " +
                              std::to_string(saved_state_version));
@@ -213,9 +216,11 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
         s.done = need("done").get<bool>();
         s.passes_expected = need("passes_expected").get<int>();
         if (j.contains("info")) s.info = j["info"];
-        if (s.hidden_size <= 0 || s.layers.empty()) throw file_error(where + ": \"mir_state\" has no layers or no hidden size");
+        if (s.hidden_size <= 0 || s.layers.empty())
+            throw file_error(where + ": \"mir_state\" has no layers or no hidden size");
         if (scalars_out) *scalars_out = need("scalars");
-        if (scalars_out && !scalars_out->is_object()) throw file_error(where + ": \"mir_state\" scalars are not an object");
+        if (scalars_out && !scalars_out->is_object())
+            throw file_error(where + ": \"mir_state\" scalars are not an object");
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw file_error(where + ": \"mir_state\" is malformed: " + e.what());
@@ -235,8 +240,8 @@ public:
     /// The state of hidden-state index `layer`; every state added must be at
     /// the same pass, of the same hidden size and policy.
     void add(int layer, layer_passes<Acc>& state) {
-        if (!layers_.empty() && (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ ||
-                                 state.policy() != policy_)) {
+        if (!layers_.empty() &&
+            (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ || state.policy() != policy_)) {
             throw argument_error("pass_state_writer: the layers' states are at different passes or of different kinds");
         }
         if (std::find(layers_.begin(), layers_.end(), layer) != layers_.end()) {
@@ -258,8 +263,8 @@ public:
         nlohmann::json j;
         j["format"] = "mir-layer-passes";
         j["version"] = saved_state_version;
-        j["precision"] =
-            std::string(to_string(std::is_same_v<Acc, float> ? mir::precision::fp32 : mir::precision::fp64));
+        j["precision"] = std::string(
+            to_string(std::is_same_v<Acc, float> ? mir::precision::fp32 : mir::precision::fp64));
         j["outliers"] = std::string(to_string(policy_));
         j["hidden_size"] = dim_;
         std::vector<int> sorted = layers_;  // added in any order (as layers finish); listed in index order
@@ -337,8 +342,8 @@ template <accumulator_type Acc>
             throw file_error(e.message());
         }
         if (p.done() != s.done || (!s.done && p.pass() != s.pass)) {
-            throw file_error(path.string() + ": layer " + std::to_string(layer) + " is at pass " + std::to_string(p.pass()) +
-                             " but the file says " + std::to_string(s.pass));
+            throw file_error(path.string() + ": layer " + std::to_string(layer) + " is at pass " +
+                             std::to_string(p.pass()) + " but the file says " + std::to_string(s.pass));
         }
         out.push_back(std::move(p));
     }

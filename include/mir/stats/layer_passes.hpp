@@ -26,12 +26,10 @@
 // and the copies are merged back into the state they forked from, in
 // participant order — `for (auto& p : parts) state.merge(p);` — on which
 // end_pass() runs. (The state keeps what later passes do not recompute:
-// pass 2's moments stay with it through the median passes.) The result equals one participant that saw every row in that order:
-// counts, norms, α, the 3σ decisions and the medians exactly, the moments to
-// rounding (Chan's merge). Memory: one norm per row until pass 1 ends; then a
-// d × d moment matrix per modality, d × 2048 median counters while a median
-// is pending, and the final rows themselves when fewer than d remain (the
-// small-side square root needs them).
+// pass 2's moments stay with it through the median passes.) The result equals one participant that saw every row in
+// that order: counts, norms, α, the 3σ decisions and the medians exactly, the moments to rounding (Chan's merge).
+// Memory: one norm per row until pass 1 ends; then a d × d moment matrix per modality, d × 2048 median counters while a
+// median is pending, and the final rows themselves when fewer than d remain (the small-side square root needs them).
 #pragma once
 
 #include <Eigen/Core>
@@ -62,7 +60,11 @@ template <accumulator_type Acc = double>
 class layer_passes {
 public:
     layer_passes(index_t dim, outlier_policy policy = outlier_policy::replace_median, int layer = -1)
-        : dim_(dim), policy_(policy), plan_(plan_of(policy)), layer_(layer), vis_(dim, "vision", layer),
+        : dim_(dim),
+          policy_(policy),
+          plan_(plan_of(policy)),
+          layer_(layer),
+          vis_(dim, "vision", layer),
           txt_(dim, "text", layer) {
         if (dim <= 0) throw shape_error("layer_passes: the hidden size must be positive, got " + std::to_string(dim));
         if (plan_.needs_median()) {
@@ -78,7 +80,9 @@ public:
     [[nodiscard]] int pass() const noexcept { return passes_ + 1; }
     [[nodiscard]] int passes_done() const noexcept { return passes_; }
     /// No pass is left: finish() may be called.
-    [[nodiscard]] bool done() const noexcept { return passes_ >= 2 && !vis_.median_pending() && !txt_.median_pending(); }
+    [[nodiscard]] bool done() const noexcept {
+        return passes_ >= 2 && !vis_.median_pending() && !txt_.median_pending();
+    }
     /// What the pass in progress computes.
     [[nodiscard]] progress_stage stage() const noexcept {
         return passes_ == 0 ? progress_stage::norms : passes_ == 1 ? progress_stage::moments : progress_stage::median;
@@ -110,7 +114,8 @@ public:
             append_row_norms(rows, s.norms, c);
         } else if (passes_ == 1) {
             if (s.seen + rows.rows > s.rows) {
-                throw argument_error(std::string(s.ctx.modality) + " rows: the source presented more rows on a later pass",
+                throw argument_error(std::string(s.ctx.modality) +
+                                         " rows: the source presented more rows on a later pass",
                                      s.ctx.where());
             }
             add_moments(s, rows, c);
@@ -125,13 +130,15 @@ public:
     /// those merged before.
     void merge(const layer_passes& other) {
         if (other.dim_ != dim_ || other.policy_ != policy_ || other.layer_ != layer_ || other.passes_ != passes_) {
-            throw argument_error("layer_passes: merging the state of layer " + std::to_string(other.layer_) + ", pass " +
-                                 std::to_string(other.pass()) + " (hidden size " + std::to_string(other.dim_) +
-                                 ") into layer " + std::to_string(layer_) + ", pass " + std::to_string(pass()) +
-                                 " (hidden size " + std::to_string(dim_) + "); the participants are out of step");
+            throw argument_error("layer_passes: merging the state of layer " + std::to_string(other.layer_) +
+                                 ", pass " + std::to_string(other.pass()) + " (hidden size " +
+                                 std::to_string(other.dim_) + ") into layer " + std::to_string(layer_) + ", pass " +
+                                 std::to_string(pass()) + " (hidden size " + std::to_string(dim_) +
+                                 "); the participants are out of step");
         }
         for (auto [s, o] : {std::pair<side*, const side*>{&vis_, &other.vis_}, {&txt_, &other.txt_}}) {
-            if (passes_ > 0 && (o->rows != s->rows || o->rule.median != s->rule.median || o->rule.sigma != s->rule.sigma)) {
+            if (passes_ > 0 &&
+                (o->rows != s->rows || o->rule.median != s->rule.median || o->rule.sigma != s->rule.sigma)) {
                 throw argument_error("layer_passes: merging " + std::string(s->ctx.modality) +
                                          " contributions that started from a different pass-1 result",
                                      s->ctx.where());
@@ -155,8 +162,8 @@ public:
             for (side* s : {&vis_, &txt_}) {
                 if (passes_ == 1 && s->seen != s->rows) {
                     throw argument_error(std::string(s->ctx.modality) + " rows: the source presented " +
-                                             std::to_string(s->seen) + " rows on pass 2 but " + std::to_string(s->rows) +
-                                             " on pass 1",
+                                             std::to_string(s->seen) + " rows on pass 2 but " +
+                                             std::to_string(s->rows) + " on pass 1",
                                          s->ctx.where());
                 }
                 if (s->selector_in_pass(plan_, passes_)) s->selector.end_pass();
@@ -242,8 +249,10 @@ public:
     /// is consistent, so that no later add(), merge() or finish() can read
     /// or write out of bounds.
     void check_state(const std::string& where) const {
-        if (passes_ < 0 || passes_ > 7) throw argument_error(where + ": pass count " + std::to_string(passes_) + " out of range");
-        if (passes_ > 0 && !(alpha_ > 0.0 && std::isfinite(alpha_))) throw argument_error(where + ": α is not positive and finite");
+        if (passes_ < 0 || passes_ > 7)
+            throw argument_error(where + ": pass count " + std::to_string(passes_) + " out of range");
+        if (passes_ > 0 && !(alpha_ > 0.0 && std::isfinite(alpha_)))
+            throw argument_error(where + ": α is not positive and finite");
         for (const side* s : {&vis_, &txt_}) {
             const std::string w = where + ": " + std::string(s->ctx.modality);
             const bool sizes_ok = s->rows >= 0 && s->seen >= 0 && s->outliers >= 0 && s->outliers <= s->rows &&
@@ -346,15 +355,16 @@ private:
         out.input_rows = s.rows;
         out.rule = s.rule;
         out.outliers = s.outliers;
-        const std::optional<Eigen::VectorXd> stand_in =
-            detail::add_stand_ins(plan_, s.m, s.outliers, [&] { return s.selector.median(); }, s.ctx);
+        const std::optional<Eigen::VectorXd> stand_in = detail::add_stand_ins(
+            plan_, s.m, s.outliers, [&] { return s.selector.median(); }, s.ctx);
         out.gaussian = detail::finish_gaussian(
             s.m,
             [&] {
                 const index_t kept = static_cast<index_t>(s.final_rows.size()) / dim_;
                 Eigen::MatrixXd f(s.m.count(), dim_);
-                f.topRows(kept) = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                    s.final_rows.data(), kept, dim_);
+                f.topRows(kept) =
+                    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                        s.final_rows.data(), kept, dim_);
                 for (index_t r = kept; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
                 return f;
             },

@@ -195,8 +195,8 @@ public:
     /// consistent: sizes, a non-negative count, a power-of-two scale, finite values.
     void check_state(const std::string& where) const {
         int e = 0;
-        if (mean_.size() != dim_ || m2_.rows() != dim_ || m2_.cols() != dim_ || n_ < 0 ||
-            !(scale_ > 0.0) || !std::isfinite(scale_) || std::frexp(scale_, &e) != 0.5) {
+        if (mean_.size() != dim_ || m2_.rows() != dim_ || m2_.cols() != dim_ || n_ < 0 || !(scale_ > 0.0) ||
+            !std::isfinite(scale_) || std::frexp(scale_, &e) != 0.5) {
             throw argument_error(where + ": inconsistent moments state (sizes, count or scale)");
         }
         if (!mean_.allFinite() || !m2_.template triangularView<Eigen::Lower>().toDenseMatrix().allFinite()) {
