@@ -41,6 +41,16 @@ struct axis {
     }
 };
 
+// The document's start: size, white background, title and subtitle centred at x = mid.
+void open_svg(std::ostringstream& o, double W, double H, double mid, const std::string& title,
+              const std::string& subtitle) {
+    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+      << ' ' << H << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    o << "<text x=\"" << mid << "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" << esc(title)
+      << "</text>\n<text x=\"" << mid << "\" y=\"48\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555\">"
+      << esc(subtitle) << "</text>\n";
+}
+
 axis fit(const std::vector<double>& v, bool log, double floor) {
     axis a;
     a.log = log;
@@ -90,11 +100,7 @@ std::string scatter_svg(const plot_spec& spec, const std::vector<plot_series>& s
         return ay.map(v, top + ph, top);
     };
     std::ostringstream o;
-    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
-      << ' ' << H << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    o << "<text x=\"" << left + pw / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" << esc(spec.title)
-      << "</text>\n<text x=\"" << left + pw / 2 << "\" y=\"48\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555\">"
-      << esc(spec.subtitle) << "</text>\n";
+    open_svg(o, W, H, left + pw / 2, spec.title, spec.subtitle);
     // Grid and tick labels.
     const auto ticks = [&](const axis& a) {
         std::vector<double> t;
@@ -207,11 +213,7 @@ std::string heatmap_svg(const heatmap_spec& spec) {
     if (!std::isfinite(lo)) lo = 0, hi = 1;
     if (hi - lo < 1e-12) hi = lo + 1;
     std::ostringstream o;
-    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
-      << ' ' << H << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    o << "<text x=\"" << left + pw / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\">" << esc(spec.title)
-      << "</text>\n<text x=\"" << left + pw / 2 << "\" y=\"48\" text-anchor=\"middle\" font-size=\"12\" fill=\"#555\">"
-      << esc(spec.subtitle) << "</text>\n";
+    open_svg(o, W, H, left + pw / 2, spec.title, spec.subtitle);
     for (std::size_t j = 0; j < ny; ++j) {
         const double y = top + ph - ch * static_cast<double>(j + 1);  // row 0 at the bottom
         for (std::size_t i = 0; i < nx; ++i) {
