@@ -244,7 +244,8 @@ int run_merge(merge_options& m) {
     run.threads = plan_and_apply_threads(o.threads, layers.size(), first.hidden_size);
     int next_pass = 0;
     with_precision(first.precision, [&]<class Acc>() {
-        std::vector<std::optional<layer_passes<Acc>>> merged(layers.size());
+        pass_state_writer<Acc> w;  // each merged layer packed into it as soon as it is done
+        std::mutex mu;
         run_layers(layers, run.threads.layer_workers, [&](std::size_t i) {
             const auto t0 = std::chrono::steady_clock::now();
             layer_passes<Acc> p = std::move(load_pass_states<Acc>(m.states[0], nullptr, layers[i]).front());
@@ -265,22 +266,15 @@ int run_merge(merge_options& m) {
                                  ": its passes are not over after this merge, though the state said pass " +
                                  std::to_string(first.pass) + " was the last");
             }
-            if (finishing) {
-                if (!m.save_state.empty()) merged[i] = p;  // saved as it is, before the stand-ins are folded in
-                sqrt_options s = o.sqrt;
-                results[i] = compute_layer(p.finish(), s);
-            } else {
-                merged[i] = std::move(p);
+            if (!m.save_state.empty()) {  // saved as it is (before finish() folds the stand-ins in)
+                const std::lock_guard<std::mutex> lock(mu);
+                next_pass = p.pass();
+                w.add(layers[i], p);
             }
+            if (finishing) results[i] = compute_layer(p.finish(), o.sqrt);
             run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         });
         if (!m.save_state.empty()) {
-            pass_state_writer<Acc> w;
-            for (std::size_t i = 0; i < layers.size(); ++i) {
-                next_pass = merged[i]->pass();
-                w.add(layers[i], *merged[i]);
-                merged[i].reset();
-            }
             nlohmann::json info;
             info["merged_from"] = m.states;
             info["inputs"] = nlohmann::json::parse(inputs_of(infos).dump());
