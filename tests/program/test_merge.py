@@ -131,6 +131,11 @@ def test_states_that_do_not_belong_together_are_refused(tmp):
     run("compute", *a, "--resume", s("g1"), "--save-state", s("a2"), "--quiet")
     p = run("merge", s("a2"), s("b1"), "--save-state", s("g"), ok=False)
     assert "pass 1" in p.stderr and "pass 2" in p.stderr and s("b1") in p.stderr, p.stderr
+    # Pass 2 over other files than pass 1 read (here: the shards swapped), caught at the merge.
+    run("compute", *b, "--resume", s("g1"), "--save-state", s("b2"), "--quiet")
+    p = run("merge", s("b2"), s("a2"), "--json", "-", ok=False)
+    assert "first difference, file 1" in p.stderr and b[0] in p.stderr and a[0] in p.stderr, p.stderr
+    assert json.loads(run("merge", s("a2"), s("b2"), "--json", "-", "--quiet").stdout)["mir"] > 0
     # A resumed pass keeps the state's settings; other dumps are refused naming both files.
     p = run("compute", *a, "--resume", s("g1"), "--save-state", s("x"), "--outliers", "none", ok=False)
     assert p.returncode == 2 and "--outliers none differs" in p.stderr, p.stderr

@@ -107,7 +107,14 @@ int run_shard_pass(const compute_options& o) {
         layers = parse_layers(o.layers, d.num_indices());
     }
     const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
-    const nlohmann::json info = shard_info(o, d, threads);
+    nlohmann::json info = shard_info(o, d, threads);
+    if (resumed && resumed->info.contains("inputs") && resumed->info["inputs"].contains("files")) {
+        // The files the passes before read, all shards in order: mir merge checks that the shards
+        // of this pass are those files again (other files with as many rows would go unnoticed).
+        nlohmann::json files = nlohmann::json::array();
+        for (const auto& f : resumed->info["inputs"]["files"]) files.push_back(f.value("path", ""));
+        info["resumed_files"] = std::move(files);
+    }
     int pass = 0, expected = 0;
     with_precision(prec, [&]<class Acc>() {
         pass_state_writer<Acc> writer;
@@ -223,6 +230,26 @@ int run_merge(merge_options& m) {
         }
         if (s.pass != first.pass)
             clash("a state of pass", std::to_string(s.pass), "pass " + std::to_string(first.pass));
+    }
+    // Resumed shards read, together and in the order given, the files of the passes before.
+    if (!first.done && first.info.contains("resumed_files")) {
+        std::vector<std::string> now;
+        for (const auto& s : infos) {
+            if (s.info.contains("inputs") && s.info["inputs"].contains("files")) {
+                for (const auto& f : s.info["inputs"]["files"]) now.push_back(f.value("path", ""));
+            }
+        }
+        const auto before = first.info["resumed_files"].get<std::vector<std::string>>();
+        if (now != before) {
+            std::size_t i = 0;
+            while (i < now.size() && i < before.size() && now[i] == before[i]) ++i;
+            throw file_error("the shards of pass " + std::to_string(first.pass) + " (" + m.states.front() + ", ...) read " +
+                             std::to_string(now.size()) + " file(s), the passes before " +
+                             std::to_string(before.size()) + "; the first difference, file " + std::to_string(i + 1) +
+                             ": " + (i < now.size() ? now[i] : "(none)") + " instead of " +
+                             (i < before.size() ? before[i] : "(none)") +
+                             " (every pass reads the same files, the shards given in the same order)");
+        }
     }
     const bool finishing = first.done || (first.pass >= 2 && first.pass >= first.passes_expected);
     if (!finishing && m.save_state.empty()) {
