@@ -243,8 +243,8 @@ int run_merge(merge_options& m) {
         if (now != before) {
             std::size_t i = 0;
             while (i < now.size() && i < before.size() && now[i] == before[i]) ++i;
-            throw file_error("the shards of pass " + std::to_string(first.pass) + " (" + m.states.front() + ", ...) read " +
-                             std::to_string(now.size()) + " file(s), the passes before " +
+            throw file_error("the shards of pass " + std::to_string(first.pass) + " (" + m.states.front() +
+                             ", ...) read " + std::to_string(now.size()) + " file(s), the passes before " +
                              std::to_string(before.size()) + "; the first difference, file " + std::to_string(i + 1) +
                              ": " + (i < now.size() ? now[i] : "(none)") + " instead of " +
                              (i < before.size() ? before[i] : "(none)") +
