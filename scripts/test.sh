@@ -9,7 +9,7 @@
 #   format clang-format-14 on the C++ lines changed since the base     1 min
 #   gcc    g++, Release, MIR_USE_LAPACK=ON (OpenBLAS + LAPACKE),
 #          everything (tests, header checks, consumption, examples,
-#          program, benchmarks built), ctest                          25 min
+#          program, benchmarks built), ctest                          30 min
 #   asan   clang-14, ASan+UBSan, -O0, MIR_USE_LAPACK=OFF (pure Eigen),
 #          fuzzers built; no benchmarks, examples or header checks
 #          (the gcc stage builds and runs those);
@@ -41,7 +41,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_STAGES=(deps format gcc asan fuzz)
-declare -A BUDGET=([deps]=600 [format]=60 [gcc]=1500 [eigen]=1200 [asan]=1800 [fuzz]=300)
+declare -A BUDGET=([deps]=600 [format]=60 [gcc]=1800 [eigen]=1200 [asan]=1800 [fuzz]=300)
 declare -A DESCR=(
   [deps]="install Debian packages"
   [format]="clang-format on changed lines"
