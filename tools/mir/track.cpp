@@ -53,9 +53,8 @@ struct checkpoint {
 
 // The last run of digits in the name (a file's stem, or a directory's name): "checkpoint-2000" → 2000.
 std::optional<long long> step_in_name(const std::string& path) {
-    std::filesystem::path p(path);
-    std::string name = (p.has_filename() ? p : p.parent_path()).stem().string();
-    if (std::filesystem::is_directory(p)) name = (p.has_filename() ? p : p.parent_path()).filename().string();
+    const std::filesystem::path p(path), base = p.has_filename() ? p : p.parent_path();  // "dir/" names dir
+    const std::string name = std::filesystem::is_directory(p) ? base.filename().string() : base.stem().string();
     std::size_t end = name.size();
     while (end > 0 && !std::isdigit(static_cast<unsigned char>(name[end - 1]))) --end;
     std::size_t begin = end;
