@@ -19,6 +19,7 @@ MAIN_PACKAGES=(
   libopenblas-dev liblapacke-dev       # MIR_USE_LAPACK
   nlohmann-json3-dev libzip-dev        # file readers (safetensors / npz), mir::io
   libcli11-dev                         # the mir command-line program
+  libboost-dev                         # Boost.Math: Student's t for --ci (mir/metric/uncertainty.hpp)
 )
 TEST_PACKAGES=(
   build-essential git pkg-config       # CI checkout, the pkg-config consumption test
@@ -26,7 +27,6 @@ TEST_PACKAGES=(
   clang-format-14                      # the `format` stage (clang-format-diff-14)
   libxtensor-dev libdlpack-dev         # tensor adapters
   libtorch-dev                         # libtorch adapter (tests and example; g++ only)
-  libboost-dev                         # Boost.Multiprecision oracle in tests
   catch2                               # tests (v2.13)
   libbenchmark-dev                     # benchmarks
   python3 python3-pytest               # tests/program (under pytest)

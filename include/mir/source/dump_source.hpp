@@ -10,7 +10,9 @@
 //   feed_sample(n, sink)   sample n into a hidden_state_sink (streaming,
 //                          every layer of one file at a time)
 //   replay_layer(k, fn)    layer k of every file, for compute_layer_multipass
-//                          (exact in bounded memory: what `mir compute` does)
+//                          (exact in bounded memory: what `mir compute` does);
+//                          with on_file(i) told before file i's rows (the
+//                          jackknife's groups of samples)
 #pragma once
 
 #include <filesystem>
@@ -121,8 +123,17 @@ public:
     /// the same order on every call (what compute_layer_multipass needs).
     template <class Sink>
     void replay_layer(int k, Sink&& sink) const {
-        for (const auto& cached : cache_) {
-            const dump_file f = cached.reopen();
+        replay_layer(k, sink, [](std::size_t) {});
+    }
+
+    /// The same, calling on_file(i) before the rows of file i (0-based, in
+    /// file order): how a grouped jackknife (mir/metric/uncertainty.hpp)
+    /// learns which sample the rows that follow belong to.
+    template <class Sink, class OnFile>
+    void replay_layer(int k, Sink&& sink, OnFile&& on_file) const {
+        for (std::size_t i = 0; i < cache_.size(); ++i) {
+            on_file(i);
+            const dump_file f = cache_[i].reopen();
             try {
                 f.visit_layer(k, sink);
             } catch (non_finite_error& e) {

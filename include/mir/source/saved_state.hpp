@@ -9,7 +9,7 @@
 // U64 for the median's counters and digits; a scatter matrix as its packed
 // lower triangle, column by column, or empty while its count is 0), and
 // "__metadata__" holds "mir_state",
-// a JSON object: format "mir-layer-passes", version 1, precision, outlier
+// a JSON object: format "mir-layer-passes", version 2, precision, outlier
 // policy, hidden size, the layers, the pass, every scalar field, and an
 // "info" object the writer chooses (the program puts its provenance there).
 // Loading checks every field against the state's invariants before anything
@@ -50,7 +50,7 @@ struct saved_state_info {
     nlohmann::json info = nlohmann::json::object();  ///< the writer's own record (provenance)
 };
 
-inline constexpr int saved_state_version = 1;
+inline constexpr int saved_state_version = 2;  // 2: per-group statistics (the jackknife)
 
 namespace detail {
 
