@@ -188,3 +188,34 @@ TEST_CASE("saved states: foreign, damaged and mismatched files are named errors"
     CHECK(info.policy == mir::outlier_policy::replace_median);
     CHECK(mir::load_pass_states<double>(good).size() == 2);
 }
+
+TEST_CASE("saved states: a grouped state (the jackknife's) goes through a file with its groups", "[saved_state]") {
+    const temp_dir dir;
+    const shards data;
+    const std::vector<int> layers{1};
+    for (const auto& pol : mir::outlier_policies) {
+        INFO(pol.name);
+        mir::layer_passes<double> mem(shards::d, pol.policy, 1, 3), file(shards::d, pol.policy, 1, 3);
+        for (int pass = 1; !mem.done(); ++pass) {
+            for (auto* p : {&mem, &file}) {
+                for (int s = 0; s < 2; ++s) {
+                    p->set_group(s + 1);  // group 0 stays empty
+                    data.feed(*p, 0, s);
+                }
+                p->end_pass();
+            }
+            std::vector<mir::layer_passes<double>> states{file};
+            const fs::path path = dir / ("grouped_pass" + std::to_string(pass) + ".mirstate");
+            mir::save_pass_states(path, layers, states);
+            file = std::move(mir::load_pass_states<double>(path).front());
+            CHECK(file.groups() == 3);
+        }
+        REQUIRE(file.done());
+        for (int g = 0; g < 3; ++g) {
+            const mir::layer_statistics a = mem.leave_out(g), b = file.leave_out(g);
+            CHECK(a.alpha == b.alpha);
+            CHECK(a.vision.gaussian.count == b.vision.gaussian.count);
+            CHECK(a.text.gaussian.covariance == b.text.gaussian.covariance);
+        }
+    }
+}
