@@ -24,6 +24,41 @@ layer_result compute_layer_from_files(const dump_summary& d, int layer, const la
                           [&]<class Acc>() { return compute_layer_multipass<Acc>(replay, d.hidden_size(), opt); });
 }
 
+layer_jackknife compute_layer_jackknife_from_files(const dump_summary& d, int layer, int groups,
+                                                   const layer_options& opt) {
+    const auto replay = [&](auto&& sink, auto&& on_sample) { d.replay_layer(layer, sink, on_sample); };
+    return with_precision(opt.precision, [&]<class Acc>() {
+        return compute_layer_jackknife<Acc>(replay, d.hidden_size(), groups, opt);
+    });
+}
+
+int jackknife_groups(const compute_options& o, std::size_t files) {
+    if (files < 2) {
+        throw usage_error("--ci needs at least 2 files (samples): the interval comes from the variation over "
+                          "samples, and " + std::to_string(files) + " file was given");
+    }
+    const int g = o.ci_groups > 0 ? o.ci_groups : static_cast<int>(std::min<std::size_t>(files, 10));
+    if (static_cast<std::size_t>(g) > files) {
+        throw usage_error("--ci-groups " + std::to_string(g) + " with " + std::to_string(files) +
+                          " files: every group needs a file (at most as many groups as files)");
+    }
+    return g;
+}
+
+nlohmann::ordered_json interval_json(const jackknife_interval& j) {
+    nlohmann::ordered_json c;
+    c["level"] = j.level;
+    c["method"] = "grouped-jackknife";
+    c["groups"] = j.groups;
+    c["lower"] = j.lower;
+    c["upper"] = j.upper;
+    c["std_error"] = j.std_error;
+    c["bias"] = j.bias;
+    c["t_quantile"] = j.t_quantile;
+    c["leave_out"] = j.leave_out;
+    return c;
+}
+
 namespace {
 
 std::string describe_method(const compute_options& o) {
@@ -39,7 +74,8 @@ bool converged(const layer_result& l) {
 /// The per-layer table on stdout: aligned text (table), CSV (one header
 /// line, a row per layer, then "# MIR = ..." and "# ..." lines that CSV
 /// readers skip as comments), or a Markdown table for pasting.
-void print_table(const mir_result& r, const compute_options& o, const result_origin& d) {
+void print_table(const mir_result& r, const compute_options& o, const result_origin& d,
+                 const result_uncertainty* ci) {
     const bool emulation = o.sqrt.method == sqrt_method::official_fast;
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
     const std::string about = std::to_string(d.files) + " file(s), hidden size " + std::to_string(d.hidden_size) +
@@ -52,7 +88,26 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
                                      "vis_out", "txt_out",   "alpha",
                                      "fid",     "mean_term", emulation ? "trace_loop" : "trace_sqrt"};
     if (iterative) cols.emplace_back("sqrt_status");
+    if (ci) {
+        cols.emplace_back("fid_lo");
+        cols.emplace_back("fid_hi");
+    }
     const bool csv = o.format == "csv";  // every digit (%.17g: doubles round-trip); Markdown as the table
+    const auto layer_ci = [&](const layer_result& l) -> const jackknife_interval* {
+        if (!ci) return nullptr;
+        for (std::size_t i = 0; i < r.layers.size(); ++i) {
+            if (r.layers[i].layer == l.layer) return &ci->jackknife.fids[i];
+        }
+        return nullptr;
+    };
+    // "MIR = x (95% CI [a, b]; ...)": the interval and how it was made.
+    const auto mir_ci = [&](const char* fmt) {
+        if (!ci) return std::string();
+        const jackknife_interval& j = ci->jackknife.mir;
+        char buf[256];
+        std::snprintf(buf, sizeof buf, fmt, 100.0 * j.level, j.lower, j.upper, j.std_error, ci->samples, j.groups);
+        return std::string(buf);
+    };
     const auto cells = [&](const layer_result& l) {
         char num[4][32];
         std::snprintf(num[0], sizeof num[0], csv ? "%.17g" : "%.5g", l.alpha);
@@ -71,6 +126,13 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
         if (iterative) {
             c.push_back(std::string(to_string(l.terms.sqrt_outcome)) + (converged(l) ? "" : " (NOT CONVERGED)"));
         }
+        if (const jackknife_interval* j = layer_ci(l)) {
+            char b[2][32];
+            std::snprintf(b[0], sizeof b[0], csv ? "%.17g" : "%.6g", j->lower);
+            std::snprintf(b[1], sizeof b[1], csv ? "%.17g" : "%.6g", j->upper);
+            c.emplace_back(b[0]);
+            c.emplace_back(b[1]);
+        }
         return c;
     };
     if (csv) {
@@ -81,7 +143,13 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
             for (std::size_t i = 0; i < c.size(); ++i) std::printf("%s%s", i ? "," : "", c[i].c_str());
             std::printf("\n");
         }
-        std::printf("# MIR = %.17g\n# %s\n", r.mir, about.c_str());
+        std::printf("# MIR = %.17g\n", r.mir);
+        if (ci) {
+            std::printf("%s", mir_ci("# MIR %g%% CI = [%.17g, %.17g]; std_error %.17g; grouped jackknife over %zu "
+                                     "files in %d groups\n")
+                                  .c_str());
+        }
+        std::printf("# %s\n", about.c_str());
         if (emulation) std::printf("# --sqrt official-fast: an emulation of the official fast mode, not FIDs\n");
         return;
     }
@@ -99,13 +167,16 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
             for (const auto& c : cells(l)) std::printf("| %s ", c.c_str());
             std::printf("|\n");
         }
-        std::printf("\n**MIR = %.6f**\n", r.mir);
+        std::printf("\n**MIR = %.6f**%s\n", r.mir,
+                    mir_ci(" (%g%% CI [%.6f, %.6f]; std. error %.4f; grouped jackknife, %zu files in %d groups)")
+                        .c_str());
         return;
     }
     std::printf("%s\n", about.c_str());
     if (emulation) std::printf("%s", note);
-    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
-                "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt", iterative ? "  sqrt_status" : "");
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s%s\n", "layer", "vis_rows", "txt_rows", "vis_out",
+                "txt_out", "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt",
+                iterative ? "  sqrt_status" : "", ci ? "        fid_lo        fid_hi" : "");
     for (const auto& l : r.layers) {
         std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g", l.layer, l.vision.rows, l.text.rows,
                     l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
@@ -113,9 +184,11 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
             std::printf("  %s%s", std::string(to_string(l.terms.sqrt_outcome)).c_str(),
                         converged(l) ? "" : " (NOT CONVERGED)");
         }
+        if (const jackknife_interval* j = layer_ci(l)) std::printf(" %13.6g %13.6g", j->lower, j->upper);
         std::printf("\n");
     }
-    std::printf("MIR = %.6f\n", r.mir);
+    std::printf("MIR = %.6f%s\n", r.mir,
+                mir_ci(" (%g%% CI [%.6f, %.6f]; std. error %.4f; grouped jackknife, %zu files in %d groups)").c_str());
 }
 
 }  // namespace
@@ -125,7 +198,7 @@ result_origin origin_of(const dump_summary& d) {
 }
 
 nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const result_origin& d,
-                                   const run_details& run) {
+                                   const run_details& run, const result_uncertainty* ci) {
     const sqrt_method_info& method = info(o.sqrt.method);  // which sqrt_* fields apply
     nlohmann::ordered_json j;
     j["schema_version"] = result_schema_version;
@@ -141,6 +214,10 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     j["precision"] = std::string(to_string(o.precision));
     j["hidden_size"] = d.hidden_size;
     j["files"] = d.files;
+    if (ci) {
+        j["ci"] = interval_json(ci->jackknife.mir);
+        j["ci"]["samples"] = ci->samples;
+    }
     j["fid_sum"] = r.fid_sum;
     j["fid_sum_bound"] = r.fid_sum_bound;
     if (method.iterative) {
@@ -149,11 +226,13 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
         j["sqrt_converged"] = all;
     }
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-    for (const auto& l : r.layers) {
+    for (std::size_t li = 0; li < r.layers.size(); ++li) {
+        const layer_result& l = r.layers[li];
         nlohmann::ordered_json e;
         e["layer"] = l.layer;
         e["fid"] = l.fid;
         e["fid_bound"] = l.fid_bound;
+        if (ci) e["ci"] = interval_json(ci->jackknife.fids[li]);
         e["mean_term"] = l.terms.mean_term;
         e["trace_vision"] = l.terms.trace_1;
         e["trace_text"] = l.terms.trace_2;
@@ -179,7 +258,7 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
 }
 
 void report_result(std::vector<layer_result> results, const compute_options& o, const result_origin& d,
-                   const run_details& run, output_set& out) {
+                   const run_details& run, output_set& out, const result_uncertainty* ci) {
     const bool to_stdout = o.json == "-" || o.plot == "-";
     for (const auto& l : results) {
         if (!converged(l)) {
@@ -192,13 +271,13 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
         }
     }
     const mir_result r = aggregate(std::move(results));
-    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run)), "the JSON output");
+    if (!o.json.empty()) out.put(o.json, json_text(result_json(r, o, d, run, ci)), "the JSON output");
     if (!o.plot.empty()) {
         out.put(o.plot, fid_plot_svg(r, describe_method(o) + ", " + std::to_string(d.files) + " files"), "the plot");
     }
     out.commit();
     if (!to_stdout) {
-        print_table(r, o, d);
+        print_table(r, o, d, ci);
         if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table
             std::fprintf(o.format == "table" ? stdout : stderr, "plot written to %s\n", o.plot.c_str());
         }
@@ -206,6 +285,10 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
 }
 
 int run_compute(const compute_options& o) {
+    if (o.ci > 0.0 && (o.mpi || !o.save_state.empty() || !o.resume.empty())) {
+        throw usage_error("--ci is computed in one process: not with --mpi, --save-state or --resume "
+                          "(docs/uncertainty.md)");
+    }
     if (o.mpi) {
         if (!o.save_state.empty() || !o.resume.empty()) {
             throw usage_error("--mpi merges the ranks' passes itself: no --save-state or --resume");
@@ -214,6 +297,7 @@ int run_compute(const compute_options& o) {
     }
     if (!o.save_state.empty()) return run_shard_pass(o);
     if (!o.resume.empty()) throw usage_error("--resume needs --save-state (a shard's pass is saved, then merged)");
+    if (o.ci_groups != 0 && o.ci == 0.0) throw usage_error("--ci-groups needs --ci LEVEL");
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
     // Every output checked before any work: on stdout at most one, distinct files, none an input.
     output_set out;
@@ -225,7 +309,9 @@ int run_compute(const compute_options& o) {
 
     const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
+    const int groups = o.ci > 0.0 ? jackknife_groups(o, d.files().size()) : 0;
     std::vector<layer_result> results(layers.size());
+    std::vector<layer_jackknife> jackknifes(groups > 0 ? layers.size() : 0);
     run_details run;
     run.sub = o.sub;
     run.layers = layers;
@@ -234,7 +320,7 @@ int run_compute(const compute_options& o) {
     lo.policy = o.policy;
     lo.sqrt = o.sqrt;
     lo.precision = o.precision;
-    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
+    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size(), groups);
     run.threads = threads;
     progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
     run_layers(layers, threads.layer_workers, [&](std::size_t i) {
@@ -242,13 +328,23 @@ int run_compute(const compute_options& o) {
         li.layer = layers[i];
         li.progress = display.callback(i);
         const auto t0 = std::chrono::steady_clock::now();
-        results[i] = compute_layer_from_files(d, layers[i], li);
+        if (groups > 0) {
+            jackknifes[i] = compute_layer_jackknife_from_files(d, layers[i], groups, li);
+            results[i] = jackknifes[i].result;
+        } else {
+            results[i] = compute_layer_from_files(d, layers[i], li);
+        }
         run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         display.layer_done(i);
     });
     display.finish();
 
-    report_result(std::move(results), o, origin_of(d), run, out);
+    if (groups == 0) {
+        report_result(std::move(results), o, origin_of(d), run, out);
+        return 0;
+    }
+    result_uncertainty ci{jackknife_mir(jackknifes, o.ci), d.files().size()};
+    report_result(std::move(results), o, origin_of(d), run, out, &ci);
     return 0;
 }
 
@@ -281,6 +377,13 @@ command register_compute(CLI::App& app) {
     c->add_flag("--mpi", s->o.mpi,
                 "under mpirun: share the files among the ranks in blocks and merge every pass exactly; rank 0 "
                 "reports (builds with MIR_BUILD_MPI)");
+    c->add_option("--ci", s->o.ci,
+                  "also a LEVEL confidence interval (e.g. 0.95) for MIR and each layer's FID: a grouped jackknife "
+                  "over the files (samples) (docs/uncertainty.md)")
+        ->check(finite_between(0.0, 1.0, "LEVEL"));
+    c->add_option("--ci-groups", s->o.ci_groups,
+                  "with --ci: deal the files into G groups, file i into group i mod G (default: min(files, 10))")
+        ->check(CLI::Range(2, layer_passes<double>::max_groups));
     s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

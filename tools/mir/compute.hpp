@@ -2,6 +2,7 @@
 #pragma once
 
 #include <mir/source/dump_source.hpp>
+#include <mir/metric/uncertainty.hpp>
 #include <mir/mir.hpp>
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,8 @@ struct compute_options {
     std::string save_state;         // --save-state: run one pass of a sharded computation, save its share
     std::string resume;             // --resume: the merged state that pass starts from
     bool mpi = false;               // --mpi: the files shared among MPI ranks (mpirun -np N mir compute --mpi ...)
+    double ci = 0.0;                // --ci LEVEL: a grouped-jackknife interval (0: none; docs/uncertainty.md)
+    int ci_groups = 0;              // --ci-groups G: 0 = min(files, 10)
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 
@@ -60,18 +63,35 @@ result_origin origin_of(const dump_summary& d);
 /// One layer, exact, in memory independent of the number of files.
 layer_result compute_layer_from_files(const dump_summary& d, int layer, const layer_options& opt);
 
+/// The same with its grouped jackknife: file i in group i mod `groups`.
+layer_jackknife compute_layer_jackknife_from_files(const dump_summary& d, int layer, int groups,
+                                                   const layer_options& opt);
+
+/// --ci's groups for `files` samples: --ci-groups, or min(files, 10); a
+/// usage error naming the counts when they cannot make a jackknife.
+int jackknife_groups(const compute_options& o, std::size_t files);
+
+/// The intervals of a result computed with --ci (what report_result prints and writes).
+struct result_uncertainty {
+    mir_jackknife jackknife;  // MIR's and each layer's (in the result's layer order)
+    std::size_t samples = 0;  // files the groups were dealt from
+};
+
 /// The whole command; returns the process exit code.
 int run_compute(const compute_options& o);
 
 /// The JSON document of a result (docs/schema/compute.schema.json, docs/cli.md).
 nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o, const result_origin& d,
-                                   const run_details& run = {});
+                                   const run_details& run = {}, const result_uncertainty* ci = nullptr);
+
+/// The JSON "ci" object of one interval (compute.schema.json#/$defs/ci).
+nlohmann::ordered_json interval_json(const jackknife_interval& j);
 
 class output_set;
 /// What compute (and merge) do with the layers' results: warnings for
 /// square roots that did not converge, MIR, the JSON and the plot into
 /// `out` (committed), the table on stdout unless a document went there.
 void report_result(std::vector<layer_result> results, const compute_options& o, const result_origin& d,
-                   const run_details& run, output_set& out);
+                   const run_details& run, output_set& out, const result_uncertainty* ci = nullptr);
 
 }  // namespace mir::tool

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
@@ -14,12 +15,15 @@
 
 namespace mir::tool {
 
-thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d) {
+thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d, int groups) {
     thread_request r{want.layers, want.blas};
     const char* env = std::getenv("OPENBLAS_NUM_THREADS");
     const bool from_env = r.blas_threads == 0 && env != nullptr && *env != '\0';
     if (from_env) r.blas_threads = std::max(1, blas_threads());  // what OpenBLAS read from it
-    const thread_plan p = plan_threads(r, available_cores(), static_cast<int>(layers), d, available_memory());
+    std::uint64_t memory = available_memory();
+    // layer_worker_bytes counts six d × d matrices; the groups add two per group (one per modality).
+    if (groups > 0) memory = memory / static_cast<std::uint64_t>(6 + 2 * groups) * 6;
+    const thread_plan p = plan_threads(r, available_cores(), static_cast<int>(layers), d, memory);
     if (!from_env) set_blas_threads(p.blas_threads);
     return p;
 }

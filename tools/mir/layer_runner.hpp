@@ -19,7 +19,9 @@ namespace mir::tool {
 /// has, for `layers` layers at hidden size d), with the BLAS threads set
 /// process-wide accordingly. --blas-threads auto with OPENBLAS_NUM_THREADS
 /// set leaves OpenBLAS as that variable made it.
-thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d);
+/// `groups` > 0: each layer also holds that many groups' moments (--ci), which
+/// counts against the memory a layer worker needs.
+thread_plan plan_and_apply_threads(const thread_options& want, std::size_t layers, index_t d, int groups = 0);
 
 struct layer_progress {
     bool show = false;   ///< print "\r<what>, i/n layers done, ETA s" on stderr after each layer
