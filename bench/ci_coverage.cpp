@@ -11,7 +11,7 @@
 //   ci_coverage [reps=1000] [pool=20000] [seed=1]
 //
 // Prints a Markdown table: N, G, coverage of the 95% interval (centred at
-// θ̂, as the program reports it; and centred at the bias-corrected value),
+// the bias-corrected value, as the program reports it; and centred at θ̂),
 // its binomial standard error, the mean width and the mean |bias|.
 #include <mir/metric/uncertainty.hpp>
 #include <mir/mir.hpp>
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     const double truth = truth_j.mir.estimate;
     std::printf("true MIR (pool of %d samples) = %.6f (its own std. error %.2g)\n\n", pool, truth,
                 truth_j.mir.std_error);
-    std::printf("| N | G | coverage (95%%, centred at MIR) | ± | coverage (bias-corrected centre) | mean width | "
+    std::printf("| N | G | coverage (95%%, as reported: bias-corrected centre) | ± | coverage (centred at MIR) | mean width | "
                 "mean std. error | mean bias estimate |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 
     struct config {
@@ -109,22 +109,22 @@ int main(int argc, char** argv) {
     };
     const config configs[] = {{100, 10}, {100, 20}, {100, 100}, {25, 10}, {50, 10}, {200, 10}, {400, 10}};
     for (const config& c : configs) {
-        int hit = 0, hit_bc = 0;
+        int hit = 0, hit_theta = 0;
         double width = 0.0, se = 0.0, bias = 0.0;
         for (int r = 0; r < reps; ++r) {
             std::vector<sample> data;
             for (int i = 0; i < c.n; ++i) data.push_back(draw(rng));
             const mir::jackknife_interval j = mir::jackknife_mir(jackknife(data, c.g)).mir;
             hit += j.lower <= truth && truth <= j.upper ? 1 : 0;
-            const double half = j.upper - j.estimate;
-            hit_bc += std::abs(j.bias_corrected() - truth) <= half ? 1 : 0;
+            const double half = j.upper - j.bias_corrected();
+            hit_theta += std::abs(j.estimate - truth) <= half ? 1 : 0;  // the same width centred at MIR itself
             width += j.upper - j.lower;
             se += j.std_error;
             bias += j.bias;
         }
         const double p = static_cast<double>(hit) / reps;
         std::printf("| %d | %d | %.3f | %.3f | %.3f | %.4f | %.4f | %.4f |\n", c.n, c.g, p,
-                    std::sqrt(p * (1 - p) / reps), static_cast<double>(hit_bc) / reps, width / reps, se / reps,
+                    std::sqrt(p * (1 - p) / reps), static_cast<double>(hit_theta) / reps, width / reps, se / reps,
                     bias / reps);
         std::fflush(stdout);
     }

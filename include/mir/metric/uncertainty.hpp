@@ -12,8 +12,15 @@
 // without group g (θ̄ their mean):
 //
 //   se   = sqrt((G − 1) / G · Σ_g (θ_(g) − θ̄)²)
-//   bias = (G − 1) (θ̄ − θ̂)          (the jackknife's estimate; reported)
-//   CI   = θ̂ ∓ t_{G−1, (1+level)/2} · se
+//   bias = (G − 1) (θ̄ − θ̂)          (the jackknife's estimate of θ̂'s bias)
+//   CI   = (θ̂ − bias) ∓ t_{G−1, (1+level)/2} · se
+//
+// The interval is centred at the bias-corrected value: FID is biased
+// upwards with few samples, and an interval centred at θ̂ covered the true
+// MIR 92.6% of the time at N = 100 (84.5% at N = 25) in the coverage study,
+// against 93.8% (93.9%) bias-corrected (bench/ci_coverage.cpp,
+// docs/uncertainty.md). The reported MIR stays θ̂, the number the paper's
+// tables hold; it may lie off the interval's centre.
 //
 // What is held fixed (the interval is conditional on it): the 3σ rules and
 // the replace-median stand-in of the full data; α is recomputed without the
@@ -42,15 +49,15 @@ namespace mir {
 struct jackknife_interval {
     double level = 0.0;       ///< coverage asked for, e.g. 0.95
     int groups = 0;           ///< G
-    double estimate = 0.0;    ///< θ̂, from all samples (the interval's centre)
-    double lower = 0.0;       ///< θ̂ − t · se
-    double upper = 0.0;       ///< θ̂ + t · se
+    double estimate = 0.0;    ///< θ̂, from all samples (what is reported as the value)
+    double lower = 0.0;       ///< θ̂ − bias − t · se
+    double upper = 0.0;       ///< θ̂ − bias + t · se
     double std_error = 0.0;   ///< the jackknife standard error
     double bias = 0.0;        ///< (G − 1)(θ̄ − θ̂), the jackknife's bias estimate
     double t_quantile = 0.0;  ///< t_{G−1, (1+level)/2}
     std::vector<double> leave_out;  ///< θ_(g), g = 0 .. G−1
 
-    /// θ̂ − bias (the jackknife's bias-corrected estimate; reported, not used for the interval).
+    /// θ̂ − bias: the jackknife's bias-corrected estimate, the interval's centre.
     [[nodiscard]] double bias_corrected() const noexcept { return estimate - bias; }
 };
 
@@ -96,8 +103,8 @@ inline void check_level(double level) {
     for (double v : leave_out) ss += (v - mean) * (v - mean);
     r.std_error = std::sqrt(static_cast<double>(g - 1) / g * ss);
     r.bias = static_cast<double>(g - 1) * (mean - full);
-    r.lower = full - r.t_quantile * r.std_error;
-    r.upper = full + r.t_quantile * r.std_error;
+    r.lower = r.bias_corrected() - r.t_quantile * r.std_error;
+    r.upper = r.bias_corrected() + r.t_quantile * r.std_error;
     return r;
 }
 
@@ -105,7 +112,7 @@ inline void check_level(double level) {
 /// jackknife of A − B (paired: the groups' common variation cancels).
 struct jackknife_difference {
     jackknife_interval difference;  ///< of estimate_a − estimate_b
-    double t_statistic = 0.0;       ///< difference / se (±inf when se is 0 and they differ; 0 when equal)
+    double t_statistic = 0.0;       ///< bias-corrected difference / se (±inf when se is 0 and it is not 0)
     double p_value = 1.0;           ///< two-sided, Student's t with G − 1 degrees of freedom
 };
 
@@ -118,7 +125,7 @@ struct jackknife_difference {
     for (std::size_t g = 0; g < d.size(); ++g) d[g] = a.leave_out[g] - b.leave_out[g];
     jackknife_difference r;
     r.difference = grouped_jackknife(a.estimate - b.estimate, d, a.level);
-    const double diff = r.difference.estimate;
+    const double diff = r.difference.bias_corrected();
     const double se = r.difference.std_error;
     if (se > 0.0) {
         r.t_statistic = diff / se;
