@@ -56,8 +56,8 @@ sample draw(std::mt19937_64& rng) {
                 for (mir::index_t j = 0; j < d; ++j) {
                     const double mean = m == 0 ? gap * std::cos(0.7 * static_cast<double>(j)) : 0.0;
                     const double spread = m == 0 ? 1.0 + 0.1 * static_cast<double>(j) : 1.0;
-                    out[static_cast<std::size_t>(i * d + j)] =
-                        far * (mean + (m == 0 ? effect_v[j] : effect_t[j]) + spread * g(rng));
+                    out[static_cast<std::size_t>(i * d + j)] = far * (mean + (m == 0 ? effect_v[j] : effect_t[j]) +
+                                                                      spread * g(rng));
                 }
             }
         }
@@ -101,8 +101,9 @@ int main(int argc, char** argv) {
     const double truth = truth_j.mir.estimate;
     std::printf("true MIR (pool of %d samples) = %.6f (its own std. error %.2g)\n\n", pool, truth,
                 truth_j.mir.std_error);
-    std::printf("| N | G | coverage (95%%, as reported: bias-corrected centre) | ± | coverage (centred at MIR) | mean width | "
-                "mean std. error | mean bias estimate |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf(
+        "| N | G | coverage (95%%, as reported: bias-corrected centre) | ± | coverage (centred at MIR) | mean width | "
+        "mean std. error | mean bias estimate |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 
     struct config {
         int n, g;

@@ -43,8 +43,8 @@ struct samples {
                     const double big = (s * 7 + i) % 23 == 4 ? 20.0 : 1.0;
                     for (index_t j = 0; j < d; ++j) {
                         const double mean = m == 0 ? 1.5 * std::sin(0.4 * static_cast<double>(j)) : -0.5;
-                        v[static_cast<std::size_t>(i * d + j)] =
-                            big * (g(rng) + effect[static_cast<std::size_t>(j)] + mean);
+                        v[static_cast<std::size_t>(i * d + j)] = big *
+                                                                 (g(rng) + effect[static_cast<std::size_t>(j)] + mean);
                     }
                 }
                 (m == 0 ? vis : txt).push_back(std::move(v));
@@ -198,10 +198,10 @@ TEST_CASE("layer_passes with groups: full statistics as ungrouped, leave-outs as
                 auto grouped = grouped_state(data, pol.policy, groups);
                 CHECK(grouped.groups() == groups);
                 const auto all = data.rows_where([](int) { return true; });
-                const mir::layer_statistics full =
-                    mir::compute_layer_statistics<double>(mir::row_view<double>(all.first.data(), static_cast<index_t>(all.first.size()) / d, d),
-                                                          mir::row_view<double>(all.second.data(), static_cast<index_t>(all.second.size()) / d, d),
-                                                          pol.policy, 3);
+                const mir::layer_statistics full = mir::compute_layer_statistics<double>(
+                    mir::row_view<double>(all.first.data(), static_cast<index_t>(all.first.size()) / d, d),
+                    mir::row_view<double>(all.second.data(), static_cast<index_t>(all.second.size()) / d, d),
+                    pol.policy, 3);
                 if (pol.policy != mir::outlier_policy::none) CHECK(full.vision.outliers > 0);
                 const Eigen::VectorXd vis_median = mir::per_dimension_lower_median(
                     mir::row_view<double>(all.first.data(), static_cast<index_t>(all.first.size()) / d, d));
@@ -303,8 +303,9 @@ TEST_CASE("compute_layer_jackknife and jackknife_mir: the full result is the mul
         layers.push_back(mir::compute_layer_jackknife<double>(
             [&](auto&& sink, auto&& on_sample) { shifted.replay(sink, on_sample); }, data.d, groups, opt, &info));
         CHECK(info.passes >= 2);
-        plain.push_back(mir::compute_layer_multipass<double>(
-            [&](auto&& sink) { shifted.replay(sink, [](std::size_t) {}); }, data.d, opt));
+        plain.push_back(
+            mir::compute_layer_multipass<double>([&](auto&& sink) { shifted.replay(sink, [](std::size_t) {}); }, data.d,
+                                                 opt));
         CHECK(rel(layers.back().result.fid, plain.back().fid) < 1e-12);
         REQUIRE(layers.back().leave_out_fid.size() == static_cast<std::size_t>(groups));
         // Under `none` a leave-out is the FID of the remaining samples, computed afresh.
@@ -337,7 +338,8 @@ TEST_CASE("compute_layer_jackknife and jackknife_mir: the full result is the mul
     // More groups than samples: no group may be empty.
     mir::layer_options opt;
     opt.layer = 4;
-    CHECK_THROWS_WITH(mir::compute_layer_jackknife<double>(
-                          [&](auto&& sink, auto&& on_sample) { data.replay(sink, on_sample); }, data.d, 11, opt),
+    CHECK_THROWS_WITH(mir::compute_layer_jackknife<double>([&](auto&& sink,
+                                                               auto&& on_sample) { data.replay(sink, on_sample); },
+                                                           data.d, 11, opt),
                       Catch::Contains("layer 4") && Catch::Contains("10 sample(s) cannot fill 11"));
 }

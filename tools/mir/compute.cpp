@@ -34,8 +34,10 @@ layer_jackknife compute_layer_jackknife_from_files(const dump_summary& d, int la
 
 int jackknife_groups(const compute_options& o, std::size_t files) {
     if (files < 2) {
-        throw usage_error("--ci needs at least 2 files (samples): the interval comes from the variation over "
-                          "samples, and " + std::to_string(files) + " file was given");
+        throw usage_error(
+            "--ci needs at least 2 files (samples): the interval comes from the variation over "
+            "samples, and " +
+            std::to_string(files) + " file was given");
     }
     const int g = o.ci_groups > 0 ? o.ci_groups : static_cast<int>(std::min<std::size_t>(files, 10));
     if (static_cast<std::size_t>(g) > files) {
@@ -74,8 +76,7 @@ bool converged(const layer_result& l) {
 /// The per-layer table on stdout: aligned text (table), CSV (one header
 /// line, a row per layer, then "# MIR = ..." and "# ..." lines that CSV
 /// readers skip as comments), or a Markdown table for pasting.
-void print_table(const mir_result& r, const compute_options& o, const result_origin& d,
-                 const result_uncertainty* ci) {
+void print_table(const mir_result& r, const compute_options& o, const result_origin& d, const result_uncertainty* ci) {
     const bool emulation = o.sqrt.method == sqrt_method::official_fast;
     const bool iterative = info(o.sqrt.method).iterative;  // a status column: "converged", or what happened
     const std::string about = std::to_string(d.files) + " file(s), hidden size " + std::to_string(d.hidden_size) +
@@ -167,16 +168,16 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
             for (const auto& c : cells(l)) std::printf("| %s ", c.c_str());
             std::printf("|\n");
         }
-        std::printf("\n**MIR = %.6f**%s\n", r.mir,
-                    mir_ci(" (%g%% CI [%.6f, %.6f]; std. error %.4f; grouped jackknife, %zu files in %d groups)")
-                        .c_str());
+        std::printf(
+            "\n**MIR = %.6f**%s\n", r.mir,
+            mir_ci(" (%g%% CI [%.6f, %.6f]; std. error %.4f; grouped jackknife, %zu files in %d groups)").c_str());
         return;
     }
     std::printf("%s\n", about.c_str());
     if (emulation) std::printf("%s", note);
-    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s%s\n", "layer", "vis_rows", "txt_rows", "vis_out",
-                "txt_out", "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt",
-                iterative ? "  sqrt_status" : "", ci ? "        fid_lo        fid_hi" : "");
+    std::printf("%5s %9s %9s %8s %8s %11s %13s %13s %13s%s%s\n", "layer", "vis_rows", "txt_rows", "vis_out", "txt_out",
+                "alpha", "fid", "mean_term", emulation ? "trace_loop" : "trace_sqrt", iterative ? "  sqrt_status" : "",
+                ci ? "        fid_lo        fid_hi" : "");
     for (const auto& l : r.layers) {
         std::printf("%5d %9td %9td %8td %8td %11.5g %13.6g %13.6g %13.6g", l.layer, l.vision.rows, l.text.rows,
                     l.vision.outliers, l.text.outliers, l.alpha, l.fid, l.terms.mean_term, l.terms.trace_sqrt);
@@ -286,8 +287,9 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
 
 int run_compute(const compute_options& o) {
     if (o.ci > 0.0 && (o.mpi || !o.save_state.empty() || !o.resume.empty())) {
-        throw usage_error("--ci is computed in one process: not with --mpi, --save-state or --resume "
-                          "(docs/uncertainty.md)");
+        throw usage_error(
+            "--ci is computed in one process: not with --mpi, --save-state or --resume "
+            "(docs/uncertainty.md)");
     }
     if (o.mpi) {
         if (!o.save_state.empty() || !o.resume.empty()) {

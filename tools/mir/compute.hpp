@@ -1,9 +1,9 @@
 // tools/mir/compute.hpp — `mir compute`: dump files in, MIR out.
 #pragma once
 
-#include <mir/source/dump_source.hpp>
 #include <mir/metric/uncertainty.hpp>
 #include <mir/mir.hpp>
+#include <mir/source/dump_source.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>

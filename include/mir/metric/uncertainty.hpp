@@ -47,14 +47,14 @@ namespace mir {
 
 /// A grouped-jackknife confidence interval for one quantity (MIR, or a layer's FID).
 struct jackknife_interval {
-    double level = 0.0;       ///< coverage asked for, e.g. 0.95
-    int groups = 0;           ///< G
-    double estimate = 0.0;    ///< θ̂, from all samples (what is reported as the value)
-    double lower = 0.0;       ///< θ̂ − bias − t · se
-    double upper = 0.0;       ///< θ̂ − bias + t · se
-    double std_error = 0.0;   ///< the jackknife standard error
-    double bias = 0.0;        ///< (G − 1)(θ̄ − θ̂), the jackknife's bias estimate
-    double t_quantile = 0.0;  ///< t_{G−1, (1+level)/2}
+    double level = 0.0;             ///< coverage asked for, e.g. 0.95
+    int groups = 0;                 ///< G
+    double estimate = 0.0;          ///< θ̂, from all samples (what is reported as the value)
+    double lower = 0.0;             ///< θ̂ − bias − t · se
+    double upper = 0.0;             ///< θ̂ − bias + t · se
+    double std_error = 0.0;         ///< the jackknife standard error
+    double bias = 0.0;              ///< (G − 1)(θ̄ − θ̂), the jackknife's bias estimate
+    double t_quantile = 0.0;        ///< t_{G−1, (1+level)/2}
     std::vector<double> leave_out;  ///< θ_(g), g = 0 .. G−1
 
     /// θ̂ − bias: the jackknife's bias-corrected estimate, the interval's centre.
@@ -140,7 +140,7 @@ struct jackknife_difference {
 
 /// One layer with its leave-one-group-out FIDs.
 struct layer_jackknife {
-    layer_result result;               ///< from all samples (what compute_layer_multipass gives)
+    layer_result result;                ///< from all samples (what compute_layer_multipass gives)
     std::vector<double> leave_out_fid;  ///< FID without group g, g = 0 .. G−1
 };
 
@@ -152,8 +152,7 @@ struct layer_jackknife {
 /// an argument_error.
 template <accumulator_type Acc = double, class Replay>
 [[nodiscard]] layer_jackknife compute_layer_jackknife(Replay&& replay, index_t dim, int groups,
-                                                      const layer_options& opt = {},
-                                                      multipass_info* info = nullptr) {
+                                                      const layer_options& opt = {}, multipass_info* info = nullptr) {
     layer_passes<Acc> p(dim, opt.policy, opt.layer, groups);
     std::size_t samples = 0;
     while (!p.done()) {
@@ -191,9 +190,8 @@ template <accumulator_type Acc = double, class Replay>
 template <class Replay>
 [[nodiscard]] layer_jackknife compute_layer_jackknife(Replay&& replay, index_t dim, int groups,
                                                       const layer_options& opt, mir::precision precision) {
-    return with_precision(precision, [&]<class Acc>() {
-        return compute_layer_jackknife<Acc>(replay, dim, groups, opt);
-    });
+    return with_precision(precision,
+                          [&]<class Acc>() { return compute_layer_jackknife<Acc>(replay, dim, groups, opt); });
 }
 
 /// MIR's interval and every layer's FID interval.

@@ -46,8 +46,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,14 +170,14 @@ public:
     void merge(const layer_passes& other) {
         if (other.dim_ != dim_ || other.policy_ != policy_ || other.layer_ != layer_ || other.passes_ != passes_ ||
             other.groups_ != groups_) {
-            throw argument_error("layer_passes: merging the state of layer " + std::to_string(other.layer_) +
-                                 ", pass " + std::to_string(other.pass()) + " (hidden size " +
-                                 std::to_string(other.dim_) + ") into layer " + std::to_string(layer_) + ", pass " +
-                                 std::to_string(pass()) + " (hidden size " + std::to_string(dim_) +
-                                 (other.groups_ != groups_ ? ", " + std::to_string(groups_) + " groups against " +
-                                                                 std::to_string(other.groups_)
-                                                           : std::string()) +
-                                 "); the participants are out of step");
+            throw argument_error(
+                "layer_passes: merging the state of layer " + std::to_string(other.layer_) + ", pass " +
+                std::to_string(other.pass()) + " (hidden size " + std::to_string(other.dim_) + ") into layer " +
+                std::to_string(layer_) + ", pass " + std::to_string(pass()) + " (hidden size " + std::to_string(dim_) +
+                (other.groups_ != groups_
+                     ? ", " + std::to_string(groups_) + " groups against " + std::to_string(other.groups_)
+                     : std::string()) +
+                "); the participants are out of step");
         }
         for (auto [s, o] : {std::pair<side*, const side*>{&vis_, &other.vis_}, {&txt_, &other.txt_}}) {
             if (passes_ > 0 &&
@@ -473,8 +473,8 @@ private:
         } else {
             into.add(rows, s.kept);
             if (groups_ > 0) {
-                s.g_outliers[static_cast<std::size_t>(group_)] +=
-                    static_cast<std::uint64_t>(rows.rows - static_cast<index_t>(s.kept.size()));
+                s.g_outliers[static_cast<std::size_t>(group_)] += static_cast<std::uint64_t>(
+                    rows.rows - static_cast<index_t>(s.kept.size()));
             }
         }
         if (s.small) {
@@ -554,7 +554,8 @@ private:
                 index_t r = 0;
                 for (std::size_t i = 0; i < s.final_group.size(); ++i) {
                     if (s.final_group[i] == g) continue;
-                    for (index_t j = 0; j < dim_; ++j) f(r, j) = s.final_rows[i * static_cast<std::size_t>(dim_) + static_cast<std::size_t>(j)];
+                    for (index_t j = 0; j < dim_; ++j)
+                        f(r, j) = s.final_rows[i * static_cast<std::size_t>(dim_) + static_cast<std::size_t>(j)];
                     ++r;
                 }
                 for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
