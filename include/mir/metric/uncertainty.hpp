@@ -186,14 +186,6 @@ template <accumulator_type Acc = double, class Replay>
     return out;
 }
 
-/// The run-time precision of layer_options, as compute_layer does.
-template <class Replay>
-[[nodiscard]] layer_jackknife compute_layer_jackknife(Replay&& replay, index_t dim, int groups,
-                                                      const layer_options& opt, mir::precision precision) {
-    return with_precision(precision,
-                          [&]<class Acc>() { return compute_layer_jackknife<Acc>(replay, dim, groups, opt); });
-}
-
 /// MIR's interval and every layer's FID interval.
 struct mir_jackknife {
     jackknife_interval mir;                ///< of log10 Σ_k FID_k

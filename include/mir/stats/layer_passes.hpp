@@ -535,52 +535,42 @@ private:
     }
 
     modality_stats leave_out_side(const side& s, std::size_t g) const {
-        modality_stats out;
-        out.input_rows = s.rows - static_cast<index_t>(s.g_rows[g]);
-        out.rule = s.rule;
-        out.outliers = plan_.flags ? s.outliers - static_cast<index_t>(s.g_outliers[g]) : 0;
         moments<Acc> m(dim_);
         m.set_scale(s.m.scale());
         for (std::size_t h = 0; h < s.gm.size(); ++h) {
             if (h != g) m.merge(s.gm[h]);
         }
-        row_context ctx = s.ctx;
+        return statistics_of(s, m, s.rows - static_cast<index_t>(s.g_rows[g]),
+                             s.outliers - static_cast<index_t>(s.g_outliers[g]), g);
+    }
+
+    modality_stats finish_side(side& s) { return statistics_of(s, s.m, s.rows, s.outliers, std::nullopt); }
+
+    // A modality's statistics from `m`, the moments of its rows that enter as
+    // they are: the stand-ins of its `outliers` flagged rows joined, and the
+    // final rows (every one, or all but group `skip`'s) gathered when the
+    // small-side square root needs them.
+    modality_stats statistics_of(const side& s, moments<Acc>& m, index_t input_rows, index_t outliers,
+                                 std::optional<std::size_t> skip) const {
+        modality_stats out;
+        out.input_rows = input_rows;
+        out.rule = s.rule;
+        out.outliers = outliers;
         const std::optional<Eigen::VectorXd> stand_in = detail::add_stand_ins(
-            plan_, m, out.outliers, [&] { return s.selector.median(); }, ctx);
+            plan_, m, outliers, [&] { return s.selector.median(); }, s.ctx);
         out.gaussian = detail::finish_gaussian(
             m,
             [&] {
                 Eigen::MatrixXd f(m.count(), dim_);
+                const std::size_t kept = s.final_rows.size() / static_cast<std::size_t>(dim_);
                 index_t r = 0;
-                for (std::size_t i = 0; i < s.final_group.size(); ++i) {
-                    if (s.final_group[i] == g) continue;
-                    for (index_t j = 0; j < dim_; ++j)
-                        f(r, j) = s.final_rows[i * static_cast<std::size_t>(dim_) + static_cast<std::size_t>(j)];
-                    ++r;
+                for (std::size_t i = 0; i < kept; ++i) {
+                    if (skip && s.final_group[i] == *skip) continue;
+                    f.row(r++) = Eigen::Map<const Eigen::RowVectorXd>(s.final_rows.data() +
+                                                                          i * static_cast<std::size_t>(dim_),
+                                                                      dim_);
                 }
                 for (; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
-                return f;
-            },
-            ctx);
-        return out;
-    }
-
-    modality_stats finish_side(side& s) {
-        modality_stats out;
-        out.input_rows = s.rows;
-        out.rule = s.rule;
-        out.outliers = s.outliers;
-        const std::optional<Eigen::VectorXd> stand_in = detail::add_stand_ins(
-            plan_, s.m, s.outliers, [&] { return s.selector.median(); }, s.ctx);
-        out.gaussian = detail::finish_gaussian(
-            s.m,
-            [&] {
-                const index_t kept = static_cast<index_t>(s.final_rows.size()) / dim_;
-                Eigen::MatrixXd f(s.m.count(), dim_);
-                f.topRows(kept) =
-                    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                        s.final_rows.data(), kept, dim_);
-                for (index_t r = kept; r < f.rows(); ++r) f.row(r) = stand_in->transpose();
                 return f;
             },
             s.ctx);
