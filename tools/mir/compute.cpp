@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "cli_options.hpp"
 #include "command.hpp"
@@ -106,7 +107,7 @@ void print_table(const mir_result& r, const compute_options& o, const result_ori
         if (!ci) return std::string();
         const jackknife_interval& j = ci->jackknife.mir;
         char buf[256];
-        std::snprintf(buf, sizeof buf, fmt, 100.0 * j.level, j.lower, j.upper, j.std_error, ci->samples, j.groups);
+        std::snprintf(buf, sizeof buf, fmt, 100.0 * j.level, j.lower, j.upper, j.std_error, d.files, j.groups);
         return std::string(buf);
     };
     const auto cells = [&](const layer_result& l) {
@@ -217,7 +218,7 @@ nlohmann::ordered_json result_json(const mir_result& r, const compute_options& o
     j["files"] = d.files;
     if (ci) {
         j["ci"] = interval_json(ci->jackknife.mir);
-        j["ci"]["samples"] = ci->samples;
+        j["ci"]["samples"] = d.files;
     }
     j["fid_sum"] = r.fid_sum;
     j["fid_sum_bound"] = r.fid_sum_bound;
@@ -341,12 +342,9 @@ int run_compute(const compute_options& o) {
     });
     display.finish();
 
-    if (groups == 0) {
-        report_result(std::move(results), o, origin_of(d), run, out);
-        return 0;
-    }
-    result_uncertainty ci{jackknife_mir(jackknifes, o.ci), d.files().size()};
-    report_result(std::move(results), o, origin_of(d), run, out, &ci);
+    std::optional<result_uncertainty> ci;
+    if (groups > 0) ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
+    report_result(std::move(results), o, origin_of(d), run, out, ci ? &*ci : nullptr);
     return 0;
 }
 

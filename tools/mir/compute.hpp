@@ -73,8 +73,7 @@ int jackknife_groups(const compute_options& o, std::size_t files);
 
 /// The intervals of a result computed with --ci (what report_result prints and writes).
 struct result_uncertainty {
-    mir_jackknife jackknife;  // MIR's and each layer's (in the result's layer order)
-    std::size_t samples = 0;  // files the groups were dealt from
+    mir_jackknife jackknife;  // MIR's and each layer's (in the result's layer order), over result_origin::files
 };
 
 /// The whole command; returns the process exit code.
