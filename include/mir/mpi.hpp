@@ -12,9 +12,9 @@
 //     mir::layer_statistics s = mir::mpi::compute_layer_statistics(replay, d, policy, layer, MPI_COMM_WORLD);
 //     mir::layer_result r = mir::compute_layer(s);   // the same on every rank
 //
-// Communication per pass and layer: every rank's state is gathered at the
-// root (MPI_Gatherv), merged there, and the merged state broadcast
-// (MPI_Bcast). A state is what a state file holds (docs/merging.md): at
+// Communication per pass and layer: every rank's state is sent to the root
+// (point to point, in rank order, merged as it arrives), and the merged
+// state broadcast (MPI_Bcast), in messages of at most 1 GiB. A state is what a state file holds (docs/merging.md): at
 // d = 4096 in fp64 about 68 MB in pass 1 (median counters) and 200 MB in
 // pass 2 (moments + counters), so the root receives N × 200 MB per layer in
 // pass 2 and sends 200 MB to every rank.
@@ -24,8 +24,10 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
@@ -131,11 +133,49 @@ inline void check(int rc, const char* what) {
     }
 }
 
-inline int count_of(std::size_t n) {
-    if (n > static_cast<std::size_t>(INT_MAX)) {
-        throw argument_error("mir::mpi: a state of " + std::to_string(n) + " bytes exceeds one MPI message (2 GiB)");
+// Messages of at most 1 GiB: MPI counts are int, a pass-2 state at d = 4096
+// with jackknife groups is several GB. MIR_MPI_CHUNK_BYTES sets a smaller
+// size (the tests use it to send every state in many pieces).
+inline std::size_t chunk_size() {
+    static const std::size_t n = [] {
+        const char* e = std::getenv("MIR_MPI_CHUNK_BYTES");
+        const unsigned long long v = e ? std::strtoull(e, nullptr, 10) : 0;
+        return v > 0 && v < (std::size_t{1} << 30) ? static_cast<std::size_t>(v) : std::size_t{1} << 30;
+    }();
+    return n;
+}
+
+inline void send_bytes(const std::vector<std::byte>& b, int dest, MPI_Comm comm) {
+    std::uint64_t len = b.size();
+    check(MPI_Send(&len, 1, MPI_UINT64_T, dest, 0, comm), "MPI_Send");
+    const std::size_t chunk = chunk_size();
+    for (std::size_t at = 0; at < b.size(); at += chunk) {
+        const int n = static_cast<int>(std::min(chunk, b.size() - at));
+        check(MPI_Send(b.data() + at, n, MPI_BYTE, dest, 1, comm), "MPI_Send");
     }
-    return static_cast<int>(n);
+}
+
+inline std::vector<std::byte> recv_bytes(int source, MPI_Comm comm) {
+    std::uint64_t len = 0;
+    check(MPI_Recv(&len, 1, MPI_UINT64_T, source, 0, comm, MPI_STATUS_IGNORE), "MPI_Recv");
+    std::vector<std::byte> b(static_cast<std::size_t>(len));
+    const std::size_t chunk = chunk_size();
+    for (std::size_t at = 0; at < b.size(); at += chunk) {
+        const int n = static_cast<int>(std::min(chunk, b.size() - at));
+        check(MPI_Recv(b.data() + at, n, MPI_BYTE, source, 1, comm, MPI_STATUS_IGNORE), "MPI_Recv");
+    }
+    return b;
+}
+
+inline void bcast_bytes(std::vector<std::byte>& b, int root, MPI_Comm comm) {
+    std::uint64_t len = b.size();
+    check(MPI_Bcast(&len, 1, MPI_UINT64_T, root, comm), "MPI_Bcast");
+    b.resize(static_cast<std::size_t>(len));
+    const std::size_t chunk = chunk_size();
+    for (std::size_t at = 0; at < b.size(); at += chunk) {
+        const int n = static_cast<int>(std::min(chunk, b.size() - at));
+        check(MPI_Bcast(b.data() + at, n, MPI_BYTE, root, comm), "MPI_Bcast");
+    }
 }
 
 }  // namespace detail
@@ -144,52 +184,35 @@ inline int count_of(std::size_t n) {
 /// contributions merged in rank order, the pass ended once, and the merged
 /// state handed to every rank. Collective: every rank calls it for the same
 /// layer at the same pass, its `state` holding what the passes before
-/// decided plus its own rows of this pass.
+/// decided plus its own rows of this pass. The root receives the ranks'
+/// states one at a time (in messages of at most 1 GiB), so it holds two
+/// states, not N, and a state may exceed one MPI message.
 template <accumulator_type Acc>
 void end_pass(layer_passes<Acc>& state, MPI_Comm comm = MPI_COMM_WORLD, int root = 0) {
     int rank = 0, size = 1;
     detail::check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
     detail::check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
     const std::string where = "layer " + std::to_string(state.layer()) + ", pass " + std::to_string(state.pass());
-    std::vector<std::byte> mine = detail::to_bytes(state);
-    int n = detail::count_of(mine.size());
-    std::vector<int> counts(rank == root ? static_cast<std::size_t>(size) : 0), offsets;
-    detail::check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm), "MPI_Gather");
-    std::vector<std::byte> all;
-    if (rank == root) {
-        std::size_t total = 0;
-        for (int c : counts) {
-            offsets.push_back(detail::count_of(total));
-            total += static_cast<std::size_t>(c);
-        }
-        detail::count_of(total);
-        all.resize(total);
-    }
-    detail::check(MPI_Gatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), offsets.data(), MPI_BYTE, root,
-                              comm),
-                  "MPI_Gatherv");
     std::vector<std::byte> merged;
-    if (rank == root) {
+    if (rank != root) {
+        detail::send_bytes(detail::to_bytes(state), root, comm);
+    } else {
         layer_passes<Acc> m(state.dim(), state.policy(), state.layer());
-        detail::from_bytes(m, std::span<const std::byte>(all.data(), static_cast<std::size_t>(counts[0])),
-                           where + ", rank 0");
-        for (int r = 1; r < size; ++r) {
-            layer_passes<Acc> other(state.dim(), state.policy(), state.layer());
-            detail::from_bytes(other,
-                               std::span<const std::byte>(all.data() + offsets[static_cast<std::size_t>(r)],
-                                                          static_cast<std::size_t>(
-                                                              counts[static_cast<std::size_t>(r)])),
-                               where + ", rank " + std::to_string(r));
-            m.merge(other);
+        for (int r = 0; r < size; ++r) {
+            const std::vector<std::byte> b = r == root ? detail::to_bytes(state) : detail::recv_bytes(r, comm);
+            const std::string from = where + ", rank " + std::to_string(r);
+            if (r == 0) {
+                detail::from_bytes(m, b, from);
+            } else {
+                layer_passes<Acc> other(state.dim(), state.policy(), state.layer());
+                detail::from_bytes(other, b, from);
+                m.merge(other);
+            }
         }
         m.end_pass();
-        std::vector<std::byte>().swap(all);
         merged = detail::to_bytes(m);
     }
-    std::uint64_t len = merged.size();
-    detail::check(MPI_Bcast(&len, 1, MPI_UINT64_T, root, comm), "MPI_Bcast");
-    merged.resize(static_cast<std::size_t>(len));
-    detail::check(MPI_Bcast(merged.data(), detail::count_of(merged.size()), MPI_BYTE, root, comm), "MPI_Bcast");
+    detail::bcast_bytes(merged, root, comm);
     detail::from_bytes(state, merged, where + ", the merged state");
 }
 

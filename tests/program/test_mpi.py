@@ -16,9 +16,9 @@ import test_program
 from test_merge import same_result, dump_files
 
 
-def mpirun(np, *args, ok=True):
+def mpirun(np, *args, ok=True, env_extra=None):
     cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np), test_program.MIR, *args]
-    env = dict(os.environ, OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OMPI_MCA_rmaps_base_oversubscribe="1", OPENBLAS_NUM_THREADS="1", **(env_extra or {}))
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     if ok and p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
@@ -49,6 +49,24 @@ def test_mpi_ranks_equal_one_process(with_mpi, result_schema):
                 result_schema("compute", j)
                 assert j["options"]["mpi"] is True
                 assert [f["path"] for f in j["inputs"]["files"]] == dump_files(name)
+
+
+def test_mpi_ci_equals_one_process(with_mpi, result_schema):
+    # Rank r's block of files begins at file n r / N: its samples keep their groups (i mod G).
+    from test_uncertainty import same_interval, example_files
+    files = example_files()
+    for policy in ("replace-median", "drop"):
+        single = compute_json(*files, "--outliers", policy, "--ci", "0.95", "--ci-groups", "3")
+        for np in (2, 3):
+            # Every state sent in 4099-byte pieces (MIR_MPI_CHUNK_BYTES): the path a state over 1 GiB takes.
+            j = json.loads(mpirun(np, "compute", *files, "--mpi", "--outliers", policy, "--ci", "0.95",
+                                  "--ci-groups", "3", "--json", "-", "--quiet",
+                                  env_extra={"MIR_MPI_CHUNK_BYTES": "4099"}).stdout)
+            result_schema("compute", j)
+            same_result(j, single)
+            same_interval(j["ci"], single["ci"])
+            for a, b in zip(j["layers"], single["layers"]):
+                same_interval(a["ci"], b["ci"])
 
 
 def test_mpi_fp32_square_roots_and_a_single_rank(with_mpi, tmp):

@@ -21,5 +21,6 @@ command register_moca_init(CLI::App& app);   // moca_init.cpp
 command register_bench_sqrt(CLI::App& app);  // bench_sqrt_run.cpp
 command register_merge(CLI::App& app);       // merge.cpp
 command register_track(CLI::App& app);       // track.cpp
+command register_compare(CLI::App& app);     // compare.cpp
 
 }  // namespace mir::tool

@@ -287,10 +287,13 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
 }
 
 int run_compute(const compute_options& o) {
-    if (o.ci > 0.0 && (o.mpi || !o.save_state.empty() || !o.resume.empty())) {
+    if (o.ci > 0.0 && !o.save_state.empty()) {
         throw usage_error(
-            "--ci is computed in one process: not with --mpi, --save-state or --resume "
-            "(docs/uncertainty.md)");
+            "--ci LEVEL goes to the last `mir merge` (it reports the interval); a shard keeps the jackknife's "
+            "groups with --ci-groups G, the same G on every shard (docs/uncertainty.md)");
+    }
+    if (o.first_sample >= 0 && o.save_state.empty()) {
+        throw usage_error("--first-sample places a shard's files among all shards' files: it needs --save-state");
     }
     if (o.mpi) {
         if (!o.save_state.empty() || !o.resume.empty()) {
@@ -300,7 +303,9 @@ int run_compute(const compute_options& o) {
     }
     if (!o.save_state.empty()) return run_shard_pass(o);
     if (!o.resume.empty()) throw usage_error("--resume needs --save-state (a shard's pass is saved, then merged)");
-    if (o.ci_groups != 0 && o.ci == 0.0) throw usage_error("--ci-groups needs --ci LEVEL");
+    if (o.ci_groups != 0 && o.ci == 0.0) {
+        throw usage_error("--ci-groups needs --ci LEVEL (or, for a shard's state, --save-state)");
+    }
     std::vector<std::filesystem::path> inputs(o.inputs.begin(), o.inputs.end());
     // Every output checked before any work: on stdout at most one, distinct files, none an input.
     output_set out;
@@ -313,39 +318,42 @@ int run_compute(const compute_options& o) {
     const dump_summary d = dump_source::open(inputs);
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
     const int groups = o.ci > 0.0 ? jackknife_groups(o, d.files().size()) : 0;
-    std::vector<layer_result> results(layers.size());
+    progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
+    files_result r = compute_files(d, layers, o, groups, &display);
+    report_result(std::move(r.layers), o, origin_of(d), r.run, out, r.ci ? &*r.ci : nullptr);
+    return 0;
+}
+
+files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o,
+                           int groups, progress_display* display) {
+    files_result r;
+    r.layers.resize(layers.size());
     std::vector<layer_jackknife> jackknifes(groups > 0 ? layers.size() : 0);
-    run_details run;
-    run.sub = o.sub;
-    run.layers = layers;
-    run.layer_seconds.assign(layers.size(), 0.0);
+    r.run.sub = o.sub;
+    r.run.layers = layers;
+    r.run.layer_seconds.assign(layers.size(), 0.0);
     layer_options lo;
     lo.policy = o.policy;
     lo.sqrt = o.sqrt;
     lo.precision = o.precision;
-    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size(), groups);
-    run.threads = threads;
-    progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
-    run_layers(layers, threads.layer_workers, [&](std::size_t i) {
+    r.run.threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size(), groups);
+    run_layers(layers, r.run.threads.layer_workers, [&](std::size_t i) {
         layer_options li = lo;
         li.layer = layers[i];
-        li.progress = display.callback(i);
+        if (display) li.progress = display->callback(i);
         const auto t0 = std::chrono::steady_clock::now();
         if (groups > 0) {
             jackknifes[i] = compute_layer_jackknife_from_files(d, layers[i], groups, li);
-            results[i] = jackknifes[i].result;
+            r.layers[i] = jackknifes[i].result;
         } else {
-            results[i] = compute_layer_from_files(d, layers[i], li);
+            r.layers[i] = compute_layer_from_files(d, layers[i], li);
         }
-        run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        display.layer_done(i);
+        r.run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (display) display->layer_done(i);
     });
-    display.finish();
-
-    std::optional<result_uncertainty> ci;
-    if (groups > 0) ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
-    report_result(std::move(results), o, origin_of(d), run, out, ci ? &*ci : nullptr);
-    return 0;
+    if (display) display->finish();
+    if (groups > 0) r.ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
+    return r;
 }
 
 command register_compute(CLI::App& app) {
@@ -384,6 +392,10 @@ command register_compute(CLI::App& app) {
     c->add_option("--ci-groups", s->o.ci_groups,
                   "with --ci: deal the files into G groups, file i into group i mod G (default: min(files, 10))")
         ->check(CLI::Range(2, layer_passes<double>::max_groups));
+    c->add_option("--first-sample", s->o.first_sample,
+                  "with --save-state and --ci-groups: the index of this shard's first file among all shards' files "
+                  "in shard order (file i goes to group i mod G; default 0, or found in the --resume state)")
+        ->check(CLI::NonNegativeNumber);
     s->o.sub = c;
     return {c, [s] {
                 try {  // the names were checked by the parser; what is left (reference-fast) is a usage error

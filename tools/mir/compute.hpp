@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ struct compute_options {
     bool mpi = false;               // --mpi: the files shared among MPI ranks (mpirun -np N mir compute --mpi ...)
     double ci = 0.0;                // --ci LEVEL: a grouped-jackknife interval (0: none; docs/uncertainty.md)
     int ci_groups = 0;              // --ci-groups G: 0 = min(files, 10)
+    long long first_sample = -1;    // --first-sample: a grouped shard's first file among all shards' (-1: not given)
     const CLI::App* sub = nullptr;  // the parsed subcommand, for the options record (provenance)
 };
 
@@ -75,6 +77,17 @@ int jackknife_groups(const compute_options& o, std::size_t files);
 struct result_uncertainty {
     mir_jackknife jackknife;  // MIR's and each layer's (in the result's layer order), over result_origin::files
 };
+
+/// The layers of some dump files computed as `mir compute` does (layers in
+/// parallel as o.threads plans), with `groups` > 0 also their jackknife at
+/// level o.ci; `display` (optional) shows the progress.
+struct files_result {
+    std::vector<layer_result> layers;  // in the order of `layers`
+    std::optional<result_uncertainty> ci;
+    run_details run;
+};
+files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o,
+                           int groups, progress_display* display = nullptr);
 
 /// The whole command; returns the process exit code.
 int run_compute(const compute_options& o);

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     const std::vector<mir::tool::command> commands{
         mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),
         mir::tool::register_moca_init(app), mir::tool::register_bench_sqrt(app), mir::tool::register_merge(app),
-        mir::tool::register_track(app),
+        mir::tool::register_track(app),     mir::tool::register_compare(app),
     };
     if ((argc == 2 || argc == 3) && std::strcmp(argv[1], "--man") == 0) {  // the manual page: mir --man [FILE]
         try {

@@ -100,20 +100,56 @@ int run_shard_pass(const compute_options& o) {
                                  std::to_string(k));
             }
         }
+        if (o.ci_groups != 0 && o.ci_groups != r.groups) {
+            throw usage_error("--ci-groups " + std::to_string(o.ci_groups) + " differs from " + o.resume + "'s " +
+                              std::to_string(r.groups) +
+                              " (a resumed pass keeps the state's groups; leave --ci-groups out)");
+        }
         layers = r.layers;
         policy = r.policy;
         prec = r.precision;
     } else {
         layers = parse_layers(o.layers, d.num_indices());
     }
-    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
+    const int groups = resumed ? resumed->groups : o.ci_groups;
+    if (o.first_sample >= 0 && groups == 0) {
+        throw usage_error("--first-sample numbers the samples for the jackknife's groups: it needs --ci-groups G");
+    }
+    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size(), groups);
     nlohmann::json info = shard_info(o, d, threads);
+    std::vector<std::string> resumed_files;
     if (resumed && resumed->info.contains("inputs") && resumed->info["inputs"].contains("files")) {
         // The files the passes before read, all shards in order: mir merge checks that the shards
         // of this pass are those files again (other files with as many rows would go unnoticed).
-        nlohmann::json files = nlohmann::json::array();
-        for (const auto& f : resumed->info["inputs"]["files"]) files.push_back(f.value("path", ""));
-        info["resumed_files"] = std::move(files);
+        for (const auto& f : resumed->info["inputs"]["files"]) resumed_files.push_back(f.value("path", ""));
+        info["resumed_files"] = resumed_files;
+    }
+    // A grouped state deals sample i of all shards' files to group i mod G: this shard's files begin at
+    // `first` (given, or found in the files of the passes before); mir merge checks it.
+    std::size_t first = 0;
+    if (groups > 0) {
+        std::optional<std::size_t> found;
+        for (std::size_t at = 0; !found && at + d.files().size() <= resumed_files.size(); ++at) {
+            bool same = true;
+            for (std::size_t i = 0; same && i < d.files().size(); ++i) {
+                same = resumed_files[at + i] == d.files()[i].string();
+            }
+            if (same) found = at;
+        }
+        if (o.first_sample >= 0) {
+            first = static_cast<std::size_t>(o.first_sample);
+            if (found && *found != first) {
+                throw usage_error("--first-sample " + std::to_string(first) + ", but " + d.files().front().string() +
+                                  " is file " + std::to_string(*found) + " of " + o.resume +
+                                  "'s files (leave --first-sample out on a resumed pass)");
+            }
+        } else if (found) {
+            first = *found;
+        } else if (resumed) {
+            throw usage_error("these files (" + d.files().front().string() + ", ...) are not, in this order, among " +
+                              o.resume + "'s files: give each shard the files of its first pass");
+        }
+        info["first_sample"] = first;
     }
     int pass = 0, expected = 0;
     with_precision(prec, [&]<class Acc>() {
@@ -122,9 +158,12 @@ int run_shard_pass(const compute_options& o) {
         progress_display display(resolve_progress_mode(o.progress, o.quiet), progress_work_of(d, layers), o.progress);
         run_layers(layers, threads.layer_workers, [&](std::size_t i) {
             layer_passes<Acc> p = resumed ? std::move(load_pass_states<Acc>(o.resume, nullptr, layers[i]).front())
-                                          : layer_passes<Acc>(d.hidden_size(), policy, layers[i]);
+                                          : layer_passes<Acc>(d.hidden_size(), policy, layers[i], groups);
+            const auto group_of = [&](std::size_t f) {
+                if (groups > 0) p.set_group(static_cast<int>((first + f) % static_cast<std::size_t>(groups)));
+            };
             run_pass(
-                p, [&](auto&& sink) { d.replay_layer(layers[i], sink); }, display.callback(i));
+                p, [&](auto&& sink) { d.replay_layer(layers[i], sink, group_of); }, display.callback(i));
             {
                 // Packed into the file's layout as soon as the layer is done; the state itself is dropped.
                 const std::lock_guard<std::mutex> lock(mu);
@@ -192,6 +231,53 @@ nlohmann::ordered_json combined_inputs(const std::vector<nlohmann::json>& record
     return j;
 }
 
+state_result compute_done_state(const std::string& path, const compute_options& o) {
+    const saved_state_info info = read_state_info(path);
+    if (!info.done) {
+        throw file_error(path + ": a state of " + pass_words(info.pass, info.passes_expected) +
+                         ": merge the shards' states of the last pass first (mir merge ... --save-state FILE)");
+    }
+    if (o.ci > 0.0 && info.groups == 0) {
+        throw usage_error("--ci: " + path +
+                          " holds no jackknife groups; compute its shards with --ci-groups G (docs/uncertainty.md)");
+    }
+    state_result r;
+    r.origin.inputs = inputs_of({info});
+    r.origin.files = r.origin.inputs["files"].size();
+    r.origin.hidden_size = info.hidden_size;
+    r.origin.num_indices = r.origin.inputs["num_indices"].get<int>();
+    if (o.ci > 0.0 && r.origin.files < static_cast<std::size_t>(info.groups)) {
+        throw file_error(path + ": " + std::to_string(r.origin.files) + " file(s) for " +
+                         std::to_string(info.groups) + " jackknife groups (every group needs a file)");
+    }
+    files_result& c = r.computed;
+    c.layers.resize(info.layers.size());
+    std::vector<layer_jackknife> jackknifes(o.ci > 0.0 ? info.layers.size() : 0);
+    c.run.sub = o.sub;
+    c.run.layers = info.layers;
+    c.run.layer_seconds.assign(info.layers.size(), 0.0);
+    c.run.threads = plan_and_apply_threads(o.threads, info.layers.size(), info.hidden_size, info.groups);
+    with_precision(info.precision, [&]<class Acc>() {
+        run_layers(info.layers, c.run.threads.layer_workers, [&](std::size_t i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            layer_passes<Acc> p = std::move(load_pass_states<Acc>(path, nullptr, info.layers[i]).front());
+            if (o.ci > 0.0) {
+                layer_options lo;
+                lo.policy = info.policy;
+                lo.sqrt = o.sqrt;
+                lo.layer = info.layers[i];
+                jackknifes[i] = finish_layer_jackknife(p, lo);
+                c.layers[i] = jackknifes[i].result;
+            } else {
+                c.layers[i] = compute_layer(p.finish(), o.sqrt);
+            }
+            c.run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        });
+    });
+    if (o.ci > 0.0) c.ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
+    return r;
+}
+
 namespace {
 
 int run_merge(merge_options& m) {
@@ -230,6 +316,27 @@ int run_merge(merge_options& m) {
         }
         if (s.pass != first.pass)
             clash("a state of pass", std::to_string(s.pass), "pass " + std::to_string(first.pass));
+        if (s.groups != first.groups) {
+            clash("jackknife groups", std::to_string(s.groups), std::to_string(first.groups));
+        }
+    }
+    // Grouped shards deal sample i of all shards' files, in shard order, to group i mod G: shard k's
+    // files must begin where the shards before it end (as their --first-sample said).
+    std::size_t samples = 0;
+    for (std::size_t k = 0; k < infos.size(); ++k) {
+        const nlohmann::json& info = infos[k].info;
+        if (first.groups > 0 && info.contains("first_sample") && info["first_sample"].get<std::size_t>() != samples) {
+            throw file_error(m.states[k] + ": its files begin at sample " + info["first_sample"].dump() + ", but the " +
+                             "shards before it hold " + std::to_string(samples) + " file(s): run it with " +
+                             "--first-sample " + std::to_string(samples) +
+                             " (a grouped state deals sample i of all shards' files, in the order given here, "
+                             "to group i mod G)");
+        }
+        if (info.contains("inputs") && info["inputs"].contains("files")) samples += info["inputs"]["files"].size();
+    }
+    if (o.ci > 0.0 && first.groups == 0) {
+        throw usage_error("--ci: " + m.states.front() +
+                          " holds no jackknife groups; compute every shard with --ci-groups G (docs/uncertainty.md)");
     }
     // Resumed shards read, together and in the order given, the files of the passes before.
     if (!first.done && first.info.contains("resumed_files")) {
@@ -257,18 +364,23 @@ int run_merge(merge_options& m) {
                           "; another pass follows: give --save-state FILE for the merged state, then run "
                           "mir compute SHARD --resume FILE --save-state ... on every shard");
     }
-    if (!finishing && (!o.json.empty() || !o.plot.empty())) {
-        throw usage_error("--json and --plot report the result, which the last pass's merge gives; this is " +
+    if (!finishing && (!o.json.empty() || !o.plot.empty() || o.ci > 0.0)) {
+        throw usage_error("--json, --plot and --ci report the result, which the last pass's merge gives; this is " +
                           pass_words(first.pass, first.passes_expected));
+    }
+    if (o.ci > 0.0 && samples < static_cast<std::size_t>(first.groups)) {
+        throw file_error(m.states.front() + ", ...: " + std::to_string(samples) + " file(s) for " +
+                         std::to_string(first.groups) + " jackknife groups (every group needs a file)");
     }
 
     const std::vector<int>& layers = first.layers;
     std::vector<layer_result> results(layers.size());
+    std::vector<layer_jackknife> jackknifes(o.ci > 0.0 ? layers.size() : 0);
     run_details run;
     run.sub = o.sub;
     run.layers = layers;
     run.layer_seconds.assign(layers.size(), 0.0);
-    run.threads = plan_and_apply_threads(o.threads, layers.size(), first.hidden_size);
+    run.threads = plan_and_apply_threads(o.threads, layers.size(), first.hidden_size, first.groups);
     int next_pass = 0;
     with_precision(first.precision, [&]<class Acc>() {
         pass_state_writer<Acc> w;  // each merged layer packed into it as soon as it is done
@@ -298,7 +410,16 @@ int run_merge(merge_options& m) {
                 next_pass = p.pass();
                 w.add(layers[i], p);
             }
-            if (finishing) results[i] = compute_layer(p.finish(), o.sqrt);
+            if (finishing && o.ci > 0.0) {
+                layer_options lo;
+                lo.policy = first.policy;
+                lo.sqrt = o.sqrt;
+                lo.layer = layers[i];
+                jackknifes[i] = finish_layer_jackknife(p, lo);
+                results[i] = jackknifes[i].result;
+            } else if (finishing) {
+                results[i] = compute_layer(p.finish(), o.sqrt);
+            }
             run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         });
         if (!m.save_state.empty()) {
@@ -322,7 +443,9 @@ int run_merge(merge_options& m) {
         compute_options r = o;
         r.policy = first.policy;
         r.precision = first.precision;
-        report_result(std::move(results), r, origin, run, out);
+        std::optional<result_uncertainty> ci;
+        if (o.ci > 0.0) ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
+        report_result(std::move(results), r, origin, run, out, ci ? &*ci : nullptr);
         if (!m.save_state.empty() && !o.quiet) {
             std::fprintf(stderr, "mir: the merged state (all passes done) saved to %s\n", m.save_state.c_str());
         }
@@ -359,6 +482,10 @@ command register_merge(CLI::App& app) {
     c->add_option("--plot", s->m.report.plot, "after the last pass: an SVG plot of per-layer FID to FILE");
     c->add_option("--format", s->m.report.format, "the per-layer table on stdout: table (default), csv or markdown")
         ->check(CLI::IsMember({"table", "csv", "markdown"}));
+    c->add_option("--ci", s->m.report.ci,
+                  "after the last pass: also a LEVEL confidence interval (e.g. 0.95) for MIR and each layer's FID, "
+                  "from the groups the shards kept (mir compute --save-state --ci-groups G; docs/uncertainty.md)")
+        ->check(finite_between(0.0, 1.0, "LEVEL"));
     add_threads_option(*c, s->m.report.threads);
     c->add_flag("--quiet", s->m.report.quiet, "no messages on stderr");
     s->m.report.sub = c;

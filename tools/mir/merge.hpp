@@ -24,6 +24,16 @@ int run_compute_mpi(const compute_options& o);
 /// their files in order, the counts summed.
 nlohmann::ordered_json combined_inputs(const std::vector<nlohmann::json>& records);
 
+/// A state file whose passes are all done (the last pass's `mir merge
+/// --save-state`), computed as `mir merge FILE` reports it; with o.ci > 0
+/// (the state must hold jackknife groups) its intervals too. For mir track
+/// and mir compare.
+struct state_result {
+    files_result computed;
+    result_origin origin;
+};
+state_result compute_done_state(const std::string& path, const compute_options& o);
+
 command register_merge(CLI::App& app);  // merge.cpp
 
 }  // namespace mir::tool

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,15 +106,38 @@ int run(const compute_options& given, int rank, int size) {
     run.sub = o.sub;
     run.layers = layers;
     run.layer_seconds.assign(layers.size(), 0.0);
-    run.threads = plan_and_apply_threads(t, 1, d.hidden_size());
+    // --ci: file i of all ranks' files (rank r's block begins at n r / N) in group i mod G, as in one process.
+    const int groups = o.ci > 0.0 ? jackknife_groups(o, n) : 0;
+    const std::size_t first = n * static_cast<std::size_t>(rank) / static_cast<std::size_t>(size);
+    run.threads = plan_and_apply_threads(t, 1, d.hidden_size(), groups);
     std::vector<layer_result> results(layers.size());
+    std::vector<layer_jackknife> jackknifes(groups > 0 ? layers.size() : 0);
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const auto t0 = std::chrono::steady_clock::now();
-        const auto replay = [&](auto&& sink) { d.replay_layer(layers[i], sink); };
         with_precision(o.precision, [&]<class Acc>() {
-            const layer_statistics s = mpi::compute_layer_statistics<Acc>(replay, d.hidden_size(), o.policy, layers[i],
-                                                                          MPI_COMM_WORLD);
-            if (rank == 0) results[i] = compute_layer(s, o.sqrt);
+            if (groups == 0) {
+                const auto replay = [&](auto&& sink) { d.replay_layer(layers[i], sink); };
+                const layer_statistics s = mpi::compute_layer_statistics<Acc>(replay, d.hidden_size(), o.policy,
+                                                                              layers[i], MPI_COMM_WORLD);
+                if (rank == 0) results[i] = compute_layer(s, o.sqrt);
+                return;
+            }
+            layer_passes<Acc> p(d.hidden_size(), o.policy, layers[i], groups);
+            const auto group_of = [&](std::size_t f) {
+                p.set_group(static_cast<int>((first + f) % static_cast<std::size_t>(groups)));
+            };
+            while (!p.done()) {
+                run_pass(p, [&](auto&& sink) { d.replay_layer(layers[i], sink, group_of); });
+                mpi::end_pass(p, MPI_COMM_WORLD);
+            }
+            if (rank == 0) {
+                layer_options lo;
+                lo.policy = o.policy;
+                lo.sqrt = o.sqrt;
+                lo.layer = layers[i];
+                jackknifes[i] = finish_layer_jackknife(p, lo);
+                results[i] = jackknifes[i].result;
+            }
         });
         run.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
@@ -127,7 +151,9 @@ int run(const compute_options& given, int rank, int size) {
         origin.files = n;
         origin.hidden_size = d.hidden_size();
         origin.num_indices = d.num_indices();
-        report_result(std::move(results), o, origin, run, out);
+        std::optional<result_uncertainty> ci;
+        if (groups > 0) ci = result_uncertainty{jackknife_mir(jackknifes, o.ci)};
+        report_result(std::move(results), o, origin, run, out, ci ? &*ci : nullptr);
     }
     return 0;
 }

@@ -5,6 +5,7 @@
 // the signal the paper uses to stop pre-training (docs/cli.md, track).
 #include <mir/mir.hpp>
 #include <mir/source/dump.hpp>
+#include <mir/source/saved_state.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "compute.hpp"
 #include "layer_runner.hpp"
 #include "layers.hpp"
+#include "merge.hpp"
 #include "output.hpp"
 #include "provenance.hpp"
 #include "svg_plot.hpp"
@@ -33,6 +35,12 @@ namespace mir::tool {
 
 namespace {
 
+std::string g(double v, const char* fmt = "%.6g") {
+    char b[40];
+    std::snprintf(b, sizeof b, fmt, v);
+    return b;
+}
+
 struct track_options {
     std::vector<std::string> inputs;
     std::vector<long long> steps;  // --steps; else from the names
@@ -40,7 +48,7 @@ struct track_options {
     int window = 3;
     std::string json, plot, heatmap, format = "table";
     bool quiet = false;
-    compute_options compute;  // for dump inputs: --layers, --outliers, --sqrt, --precision, --threads
+    compute_options compute;  // for dump inputs: --layers, --outliers, --sqrt, --precision, --threads; --ci
     const CLI::App* sub = nullptr;
 };
 
@@ -49,7 +57,35 @@ struct checkpoint {
     std::string path;
     double mir = 0.0, fid_sum = 0.0;
     std::vector<std::pair<int, double>> layers;  // (hidden-state index, FID)
+    // With --ci: MIR's interval and each layer's (compute.schema.json#/$defs/ci); null / empty without.
+    nlohmann::ordered_json ci;
+    std::vector<nlohmann::ordered_json> layer_ci;
 };
+
+bool ends_with(const std::string& s, const char* tail) {
+    const std::string t(tail);
+    return s.size() > t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// A computed result (dumps or a state) as a checkpoint.
+checkpoint from_result(const std::string& path, files_result r, std::size_t files) {
+    checkpoint c;
+    c.path = path;
+    const mir_result m = aggregate(r.layers);
+    c.mir = m.mir;
+    c.fid_sum = m.fid_sum;
+    for (const auto& l : m.layers) c.layers.emplace_back(l.layer, l.fid);
+    if (r.ci) {
+        c.ci = interval_json(r.ci->jackknife.mir);
+        c.ci["samples"] = files;
+        for (const auto& l : m.layers) {
+            for (std::size_t i = 0; i < r.layers.size(); ++i) {
+                if (r.layers[i].layer == l.layer) c.layer_ci.push_back(interval_json(r.ci->jackknife.fids[i]));
+            }
+        }
+    }
+    return c;
+}
 
 // The last run of digits in the name (a file's stem, or a directory's name): "checkpoint-2000" → 2000.
 std::optional<long long> step_in_name(const std::string& path) {
@@ -63,8 +99,9 @@ std::optional<long long> step_in_name(const std::string& path) {
     return std::stoll(name.substr(begin, end - begin));
 }
 
-// A result JSON of mir compute or mir merge (schema_version 1).
-checkpoint from_json(const std::string& path) {
+// A result JSON of mir compute or mir merge (schema_version 1); with --ci (level > 0) one computed
+// with --ci at that level.
+checkpoint from_json(const std::string& path, double level) {
     std::ifstream in(path);
     if (!in) throw file_error(path + ": cannot read");
     nlohmann::json j;
@@ -93,31 +130,41 @@ checkpoint from_json(const std::string& path) {
         c.layers.emplace_back(l["layer"].get<int>(), l["fid"].get<double>());
     }
     if (!std::isfinite(c.mir)) bad("'mir' is not finite");
+    if (level > 0.0) {
+        const auto interval = [&](const nlohmann::json& owner, const std::string& what) {
+            if (!owner.contains("ci")) {
+                throw file_error(path + ": " + what + " has no interval (compute it with mir compute --ci " +
+                                 g(level, "%g") + " --json, or give track its dumps)");
+            }
+            const nlohmann::json& ci = owner["ci"];
+            if (!ci.is_object() || !ci.contains("lower") || !ci["lower"].is_number() || !ci.contains("upper") ||
+                !ci["upper"].is_number() || !ci.contains("level") || !ci["level"].is_number()) {
+                bad(what + "'s 'ci' without numbers 'level', 'lower' and 'upper'");
+            }
+            if (std::abs(ci["level"].get<double>() - level) > 1e-12) {
+                throw file_error(path + ": " + what + "'s interval is at level " + g(ci["level"].get<double>(), "%g") +
+                                 ", not the --ci " + g(level, "%g") + " asked for");
+            }
+            return nlohmann::ordered_json::parse(ci.dump());
+        };
+        c.ci = interval(j, "the result");
+        for (const auto& l : j["layers"]) c.layer_ci.push_back(interval(l, "layer " + l["layer"].dump()));
+    }
     return c;
 }
 
-// Dumps of one checkpoint, computed as `mir compute` would.
+// Dumps of one checkpoint, computed as `mir compute` would (with --ci, as `mir compute --ci`).
 checkpoint from_dumps(const std::string& path, const compute_options& o) {
     const dump_summary d = dump_source::open(std::vector<std::filesystem::path>{path});
     const std::vector<int> layers = parse_layers(o.layers, d.num_indices());
-    const thread_plan threads = plan_and_apply_threads(o.threads, layers.size(), d.hidden_size());
-    std::vector<layer_result> results(layers.size());
-    layer_options lo;
-    lo.policy = o.policy;
-    lo.sqrt = o.sqrt;
-    lo.precision = o.precision;
-    run_layers(layers, threads.layer_workers, [&](std::size_t i) {
-        layer_options li = lo;
-        li.layer = layers[i];
-        results[i] = compute_layer_from_files(d, layers[i], li);
-    });
-    const mir_result r = aggregate(std::move(results));
-    checkpoint c;
-    c.path = path;
-    c.mir = r.mir;
-    c.fid_sum = r.fid_sum;
-    for (const auto& l : r.layers) c.layers.emplace_back(l.layer, l.fid);
-    return c;
+    const int groups = o.ci > 0.0 ? jackknife_groups(o, d.files().size()) : 0;
+    return from_result(path, compute_files(d, layers, o, groups), d.files().size());
+}
+
+// A state whose passes are done, computed as `mir merge STATE` would.
+checkpoint from_state(const std::string& path, const compute_options& o) {
+    state_result r = compute_done_state(path, o);
+    return from_result(path, std::move(r.computed), r.origin.files);
 }
 
 struct saturation {
@@ -137,14 +184,9 @@ std::optional<saturation> find_saturation(const std::vector<checkpoint>& c, doub
     return std::nullopt;
 }
 
-std::string g(double v, const char* fmt = "%.6g") {
-    char b[40];
-    std::snprintf(b, sizeof b, fmt, v);
-    return b;
-}
-
 int run_track(track_options& o) {
-    if (o.inputs.empty()) throw usage_error("mir track needs the checkpoints' results or dumps");
+    if (o.inputs.empty()) throw usage_error("mir track needs the checkpoints' results, states or dumps");
+    if (o.compute.ci_groups != 0 && o.compute.ci == 0.0) throw usage_error("--ci-groups needs --ci LEVEL");
     if (!o.steps.empty() && o.steps.size() != o.inputs.size()) {
         throw usage_error("--steps has " + std::to_string(o.steps.size()) + " values for " +
                           std::to_string(o.inputs.size()) + " checkpoints");
@@ -160,8 +202,10 @@ int run_track(track_options& o) {
     std::vector<checkpoint> cs;
     for (std::size_t i = 0; i < o.inputs.size(); ++i) {
         const std::string& p = o.inputs[i];
-        checkpoint c = p.size() > 5 && p.compare(p.size() - 5, 5, ".json") == 0 ? from_json(p)
-                                                                                : from_dumps(p, o.compute);
+        checkpoint c = ends_with(p, ".json") ? from_json(p, o.compute.ci)
+                       : ends_with(p, ".safetensors") && std::filesystem::is_regular_file(p) && is_state_file(p)
+                           ? from_state(p, o.compute)
+                           : from_dumps(p, o.compute);
         if (!o.steps.empty()) {
             c.step = o.steps[i];
         } else if (const auto s = step_in_name(p)) {
@@ -205,8 +249,13 @@ int run_track(track_options& o) {
             e["path"] = c.path;
             e["mir"] = c.mir;
             e["fid_sum"] = c.fid_sum;
+            if (!c.ci.is_null()) e["ci"] = c.ci;
             e["layers"] = nlohmann::ordered_json::array();
-            for (const auto& [layer, fid] : c.layers) e["layers"].push_back({{"layer", layer}, {"fid", fid}});
+            for (std::size_t k = 0; k < c.layers.size(); ++k) {
+                nlohmann::ordered_json l{{"layer", c.layers[k].first}, {"fid", c.layers[k].second}};
+                if (k < c.layer_ci.size()) l["ci"] = c.layer_ci[k];
+                e["layers"].push_back(std::move(l));
+            }
             j["checkpoints"].push_back(std::move(e));
         }
         if (sat) {
@@ -237,6 +286,18 @@ int run_track(track_options& o) {
             s.y.push_back(cs[sat->index].mir);
         }
         std::vector<plot_series> series{m};
+        if (o.compute.ci > 0.0) {  // the interval's ends, as lines either side of MIR
+            const std::string pct = g(100.0 * o.compute.ci, "%g") + "% CI ";
+            plot_series lo{pct + "lower", {}, {}, true}, hi{pct + "upper", {}, {}, true};
+            for (const auto& c : cs) {
+                lo.x.push_back(static_cast<double>(c.step));
+                hi.x.push_back(static_cast<double>(c.step));
+                lo.y.push_back(c.ci["lower"].get<double>());
+                hi.y.push_back(c.ci["upper"].get<double>());
+            }
+            series.push_back(std::move(lo));
+            series.push_back(std::move(hi));
+        }
         if (sat) series.push_back(s);
         out.put(o.plot, scatter_svg(spec, series), "the plot");
     }
@@ -271,19 +332,34 @@ int run_track(track_options& o) {
     }
     out.commit();
     if (o.json != "-" && o.plot != "-" && o.heatmap != "-") {
-        const bool csv = o.format == "csv", md = o.format == "markdown";
-        if (csv) std::printf("step,mir,change,path\n");
-        if (md) std::printf("| step | MIR | change | path |\n|---|---|---|---|\n");
-        if (!csv && !md) std::printf("%12s %10s %10s  %s\n", "step", "MIR", "change", "path");
+        const bool csv = o.format == "csv", md = o.format == "markdown", ci = o.compute.ci > 0.0;
+        if (csv) std::printf("step,mir,change,%spath\n", ci ? "ci_lo,ci_hi," : "");
+        if (md) {
+            std::printf("| step | MIR | change | %spath |\n|---|---|---|%s---|\n", ci ? "CI | " : "",
+                        ci ? "---|" : "");
+        }
+        if (!csv && !md) {
+            std::printf("%12s %10s %10s  %s%s\n", "step", "MIR", "change", ci ? "     ci_lo      ci_hi  " : "",
+                        "path");
+        }
         for (std::size_t i = 0; i < cs.size(); ++i) {
             const std::string change = i == 0 ? "" : g(cs[i].mir - cs[i - 1].mir, csv ? "%.17g" : "%+.4f");
+            std::string band;
+            if (ci) {
+                const double lo = cs[i].ci["lower"].get<double>(), hi = cs[i].ci["upper"].get<double>();
+                band = csv  ? g(lo, "%.17g") + "," + g(hi, "%.17g") + ","
+                       : md ? "[" + g(lo, "%.4f") + ", " + g(hi, "%.4f") + "] | "
+                            : g(lo, "%10.4f") + " " + g(hi, "%10.4f") + "  ";
+            }
             if (csv) {
-                std::printf("%lld,%.17g,%s,%s\n", cs[i].step, cs[i].mir, change.c_str(), cs[i].path.c_str());
-            } else if (md) {
-                std::printf("| %lld | %.4f | %s | %s |\n", cs[i].step, cs[i].mir, change.c_str(), cs[i].path.c_str());
-            } else {
-                std::printf("%12lld %10.4f %10s  %s\n", cs[i].step, cs[i].mir, change.empty() ? "-" : change.c_str(),
+                std::printf("%lld,%.17g,%s,%s%s\n", cs[i].step, cs[i].mir, change.c_str(), band.c_str(),
                             cs[i].path.c_str());
+            } else if (md) {
+                std::printf("| %lld | %.4f | %s | %s%s |\n", cs[i].step, cs[i].mir, change.c_str(), band.c_str(),
+                            cs[i].path.c_str());
+            } else {
+                std::printf("%12lld %10.4f %10s  %s%s\n", cs[i].step, cs[i].mir, change.empty() ? "-" : change.c_str(),
+                            band.c_str(), cs[i].path.c_str());
             }
         }
         std::printf("%s%s\n", csv ? "# " : "", sat_words().c_str());
@@ -302,10 +378,11 @@ command register_track(CLI::App& app) {
     };
     const auto s = std::make_shared<state>();
     auto* c = app.add_subcommand("track",
-                                 "MIR across checkpoints (results of mir compute --json, or dumps) and where it "
+                                 "MIR across checkpoints (results of mir compute --json, states or dumps) and where it "
                                  "saturates; table, JSON and plots");
     c->add_option("checkpoints", s->o.inputs,
-                  "per checkpoint a result JSON (mir compute/merge --json) or its dumps (file or directory)")
+                  "per checkpoint a result JSON (mir compute/merge --json), a state whose passes are done (mir "
+                  "merge --save-state) or its dumps (file or directory)")
         ->required();
     c->add_option("--steps", s->o.steps,
                   "the checkpoints' steps, in the order given (default: the last number in "
@@ -326,6 +403,13 @@ command register_track(CLI::App& app) {
     add_sqrt_options(*c, s->sqrt_name, s->o.compute.sqrt);
     add_precision_option(*c, s->precision_name);
     add_threads_option(*c, s->o.compute.threads);
+    c->add_option("--ci", s->o.compute.ci,
+                  "also each checkpoint's LEVEL confidence interval (e.g. 0.95): dumps and states computed as with "
+                  "mir compute/merge --ci, result JSONs must carry one (docs/uncertainty.md)")
+        ->check(finite_between(0.0, 1.0, "LEVEL"));
+    c->add_option("--ci-groups", s->o.compute.ci_groups,
+                  "with --ci, for dump checkpoints: as mir compute --ci-groups (default: min(files, 10))")
+        ->check(CLI::Range(2, layer_passes<double>::max_groups));
     s->o.sub = c;
     return {c, [s] {
                 try {

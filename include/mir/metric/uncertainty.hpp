@@ -144,6 +144,22 @@ struct layer_jackknife {
     std::vector<double> leave_out_fid;  ///< FID without group g, g = 0 .. G−1
 };
 
+/// The jackknife of a grouped state whose passes are done — computed here,
+/// merged from shards (mir/source/saved_state.hpp) or over MPI ranks: the G
+/// leave-one-group-out FIDs, then the full result. finish() ends `p`'s use.
+template <accumulator_type Acc>
+[[nodiscard]] layer_jackknife finish_layer_jackknife(layer_passes<Acc>& p, const layer_options& opt = {}) {
+    if (p.groups() < 2) {
+        throw argument_error("layer " + std::to_string(p.layer()) +
+                             ": a state without jackknife groups (it was accumulated with groups = 0)");
+    }
+    layer_jackknife out;
+    out.leave_out_fid.reserve(static_cast<std::size_t>(p.groups()));
+    for (int g = 0; g < p.groups(); ++g) out.leave_out_fid.push_back(compute_layer(p.leave_out(g), opt.sqrt).fid);
+    out.result = compute_layer(p.finish(), opt.sqrt_with_progress());
+    return out;
+}
+
 /// One layer, exact as compute_layer_multipass, with the leave-outs.
 /// `replay(sink, on_sample)` must call on_sample(i) before the rows of
 /// sample i (0-based, in order) and sink(is_vision, rows) for its rows,
@@ -177,13 +193,7 @@ template <accumulator_type Acc = double, class Replay>
         info->passes = p.passes_done();
         info->median_bytes = p.median_bytes();
     }
-    layer_jackknife out;
-    out.leave_out_fid.reserve(static_cast<std::size_t>(groups));
-    for (int g = 0; g < groups; ++g) {
-        out.leave_out_fid.push_back(compute_layer(p.leave_out(g), opt.sqrt).fid);
-    }
-    out.result = compute_layer(p.finish(), opt.sqrt_with_progress());
-    return out;
+    return finish_layer_jackknife(p, opt);
 }
 
 /// MIR's interval and every layer's FID interval.

@@ -47,6 +47,7 @@ struct saved_state_info {
     int pass = 1;             ///< the pass in progress (1-based) of every layer; 0 when all are done
     bool done = false;        ///< every layer's passes are over (finish() may be called)
     int passes_expected = 0;  ///< passes in all as far as known when written (the most over the layers)
+    int groups = 0;           ///< jackknife groups of every layer's state (0: none; mir/metric/uncertainty.hpp)
     nlohmann::json info = nlohmann::json::object();  ///< the writer's own record (provenance)
 };
 
@@ -215,6 +216,7 @@ inline saved_state_info parse_state_info(const io::safetensors_file& f, nlohmann
         s.pass = need("pass").get<int>();
         s.done = need("done").get<bool>();
         s.passes_expected = need("passes_expected").get<int>();
+        s.groups = need("groups").get<int>();
         if (j.contains("info")) s.info = j["info"];
         if (s.hidden_size <= 0 || s.layers.empty())
             throw file_error(where + ": \"mir_state\" has no layers or no hidden size");
@@ -241,7 +243,8 @@ public:
     /// the same pass, of the same hidden size and policy.
     void add(int layer, layer_passes<Acc>& state) {
         if (!layers_.empty() &&
-            (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ || state.policy() != policy_)) {
+            (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ || state.policy() != policy_ ||
+             state.groups() != groups_)) {
             throw argument_error("pass_state_writer: the layers' states are at different passes or of different kinds");
         }
         if (std::find(layers_.begin(), layers_.end(), layer) != layers_.end()) {
@@ -251,6 +254,7 @@ public:
         done_ = state.done();
         dim_ = state.dim();
         policy_ = state.policy();
+        groups_ = state.groups();
         passes_expected_ = std::max(passes_expected_, state.passes_expected());
         state.visit_state(detail::state_writer<Acc>{layer, scalars_, buffers_, tensors_});
         layers_.push_back(layer);
@@ -273,6 +277,7 @@ public:
         j["pass"] = done_ ? 0 : pass_;
         j["done"] = done_;
         j["passes_expected"] = passes_expected_;
+        j["groups"] = groups_;
         j["scalars"] = scalars_;
         j["info"] = info;
         io::write_safetensors(path, tensors_, {{"mir_state", j.dump()}});
@@ -280,7 +285,7 @@ public:
 
 private:
     std::vector<int> layers_;
-    int pass_ = 0, passes_expected_ = 0;
+    int pass_ = 0, passes_expected_ = 0, groups_ = 0;
     bool done_ = false;
     index_t dim_ = 0;
     outlier_policy policy_ = outlier_policy::replace_median;
@@ -301,6 +306,14 @@ void save_pass_states(const std::filesystem::path& path, const std::vector<int>&
     pass_state_writer<Acc> w;
     for (std::size_t i = 0; i < states.size(); ++i) w.add(layers[i], states[i]);
     w.write(path, info);
+}
+
+/// Whether the safetensors file at `path` is a state file (it carries the
+/// "mir_state" metadata) rather than, say, a dump; a file that is not
+/// safetensors at all is an error as in io::safetensors_file::open.
+[[nodiscard]] inline bool is_state_file(const std::filesystem::path& path) {
+    const io::safetensors_file f = io::safetensors_file::open(path);
+    return f.metadata().find("mir_state") != f.metadata().end();
 }
 
 /// What the state file at `path` holds, without its arrays' contents.
@@ -340,6 +353,11 @@ template <accumulator_type Acc>
             throw file_error(path.string() + ": layer " + std::to_string(layer) + ": " + e.what());
         } catch (const argument_error& e) {
             throw file_error(e.message());
+        }
+        if (p.groups() != s.groups) {
+            throw file_error(path.string() + ": layer " + std::to_string(layer) + " has " +
+                             std::to_string(p.groups()) + " jackknife groups but the file says " +
+                             std::to_string(s.groups));
         }
         if (p.done() != s.done || (!s.done && p.pass() != s.pass)) {
             throw file_error(path.string() + ": layer " + std::to_string(layer) + " is at pass " +
