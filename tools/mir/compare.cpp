@@ -34,7 +34,7 @@ namespace {
 struct compare_options {
     std::string a, b;
     std::string json, format = "table";
-    compute_options compute;  // for dump inputs: --layers, --outliers, --sqrt, --precision, --threads; --ci, --ci-groups
+    compute_options compute;  // for dump inputs: --layers, --outliers, --sqrt, --precision, --threads, --ci...
 };
 
 // One side: MIR and every layer's FID with their leave-one-group-out values.
@@ -79,7 +79,8 @@ side from_json(const std::string& path, double level) {
         bad("not a mir result (schema_version 1 with 'mir' and 'layers')");
     }
     const auto interval = [&](const nlohmann::json& owner, const char* value, const std::string& what) {
-        if (!owner.contains("ci") || !owner["ci"].is_object()) bad(what + " has no interval: it was computed without --ci");
+        if (!owner.contains("ci") || !owner["ci"].is_object())
+            bad(what + " has no interval: it was computed without --ci");
         const nlohmann::json& ci = owner["ci"];
         if (!ci.contains("leave_out") || !ci["leave_out"].is_array() || ci["leave_out"].size() < 2 ||
             !owner.contains(value) || !owner[value].is_number()) {
@@ -99,7 +100,8 @@ side from_json(const std::string& path, double level) {
     side s;
     s.path = path;
     s.mir = interval(j, "mir", "the result");
-    if (!j["ci"].contains("samples") || !j["ci"]["samples"].is_number_unsigned()) bad("the result's 'ci' has no 'samples'");
+    if (!j["ci"].contains("samples") || !j["ci"]["samples"].is_number_unsigned())
+        bad("the result's 'ci' has no 'samples'");
     s.samples = j["ci"]["samples"].get<std::size_t>();
     for (const auto& l : j["layers"]) {
         if (!l.is_object() || !l.contains("layer") || !l["layer"].is_number_integer()) bad("a layer without 'layer'");
@@ -190,16 +192,18 @@ int run_compare(compare_options& o) {
     }
     const jackknife_difference mir_diff = paired_jackknife(s[0].mir, s[1].mir);
     std::vector<jackknife_difference> layer_diff;
-    for (std::size_t k = 0; k < s[0].fids.size(); ++k) layer_diff.push_back(paired_jackknife(s[0].fids[k], s[1].fids[k]));
+    for (std::size_t k = 0; k < s[0].fids.size(); ++k)
+        layer_diff.push_back(paired_jackknife(s[0].fids[k], s[1].fids[k]));
 
     const double level = c.ci;
     const jackknife_interval& d = mir_diff.difference;
     const bool significant = mir_diff.p_value < 1.0 - level;
     const std::string pct = f(100.0 * level, "%g") + "%";
-    const std::string verdict =
-        significant ? std::string(d.bias_corrected() < 0 ? "A" : "B") + "'s MIR is lower beyond the noise of the samples (p < " +
-                          f(1.0 - level, "%g") + ")"
-                    : "the difference is within the noise of the samples (p >= " + f(1.0 - level, "%g") + ")";
+    const std::string verdict = significant ? std::string(d.bias_corrected() < 0 ? "A" : "B") +
+                                                  "'s MIR is lower beyond the noise of the samples (p < " +
+                                                  f(1.0 - level, "%g") + ")"
+                                            : "the difference is within the noise of the samples (p >= " +
+                                                  f(1.0 - level, "%g") + ")";
     if (!o.json.empty()) {
         nlohmann::ordered_json j;
         j["schema_version"] = result_schema_version;
@@ -247,10 +251,11 @@ int run_compare(compare_options& o) {
     }
     std::printf("%sMIR A = %.6f (%s), MIR B = %.6f (%s)\n", csv ? "# " : "", s[0].mir.estimate, s[0].path.c_str(),
                 s[1].mir.estimate, s[1].path.c_str());
-    std::printf("%sA - B = %+.6f (%s CI [%.6f, %.6f]; std. error %.4g; t = %.3g, p = %.3g; paired grouped jackknife, "
-                "%zu samples in %d groups): %s\n",
-                csv ? "# " : "", d.estimate, pct.c_str(), d.lower, d.upper, d.std_error, mir_diff.t_statistic,
-                mir_diff.p_value, s[0].samples, d.groups, verdict.c_str());
+    std::printf(
+        "%sA - B = %+.6f (%s CI [%.6f, %.6f]; std. error %.4g; t = %.3g, p = %.3g; paired grouped jackknife, "
+        "%zu samples in %d groups): %s\n",
+        csv ? "# " : "", d.estimate, pct.c_str(), d.lower, d.upper, d.std_error, mir_diff.t_statistic, mir_diff.p_value,
+        s[0].samples, d.groups, verdict.c_str());
     return 0;
 }
 

@@ -324,8 +324,8 @@ int run_compute(const compute_options& o) {
     return 0;
 }
 
-files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o,
-                           int groups, progress_display* display) {
+files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o, int groups,
+                           progress_display* display) {
     files_result r;
     r.layers.resize(layers.size());
     std::vector<layer_jackknife> jackknifes(groups > 0 ? layers.size() : 0);

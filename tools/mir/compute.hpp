@@ -86,8 +86,8 @@ struct files_result {
     std::optional<result_uncertainty> ci;
     run_details run;
 };
-files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o,
-                           int groups, progress_display* display = nullptr);
+files_result compute_files(const dump_summary& d, const std::vector<int>& layers, const compute_options& o, int groups,
+                           progress_display* display = nullptr);
 
 /// The whole command; returns the process exit code.
 int run_compute(const compute_options& o);

@@ -247,8 +247,8 @@ state_result compute_done_state(const std::string& path, const compute_options& 
     r.origin.hidden_size = info.hidden_size;
     r.origin.num_indices = r.origin.inputs["num_indices"].get<int>();
     if (o.ci > 0.0 && r.origin.files < static_cast<std::size_t>(info.groups)) {
-        throw file_error(path + ": " + std::to_string(r.origin.files) + " file(s) for " +
-                         std::to_string(info.groups) + " jackknife groups (every group needs a file)");
+        throw file_error(path + ": " + std::to_string(r.origin.files) + " file(s) for " + std::to_string(info.groups) +
+                         " jackknife groups (every group needs a file)");
     }
     files_result& c = r.computed;
     c.layers.resize(info.layers.size());

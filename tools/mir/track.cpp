@@ -335,12 +335,10 @@ int run_track(track_options& o) {
         const bool csv = o.format == "csv", md = o.format == "markdown", ci = o.compute.ci > 0.0;
         if (csv) std::printf("step,mir,change,%spath\n", ci ? "ci_lo,ci_hi," : "");
         if (md) {
-            std::printf("| step | MIR | change | %spath |\n|---|---|---|%s---|\n", ci ? "CI | " : "",
-                        ci ? "---|" : "");
+            std::printf("| step | MIR | change | %spath |\n|---|---|---|%s---|\n", ci ? "CI | " : "", ci ? "---|" : "");
         }
         if (!csv && !md) {
-            std::printf("%12s %10s %10s  %s%s\n", "step", "MIR", "change", ci ? "     ci_lo      ci_hi  " : "",
-                        "path");
+            std::printf("%12s %10s %10s  %s%s\n", "step", "MIR", "change", ci ? "     ci_lo      ci_hi  " : "", "path");
         }
         for (std::size_t i = 0; i < cs.size(); ++i) {
             const std::string change = i == 0 ? "" : g(cs[i].mir - cs[i - 1].mir, csv ? "%.17g" : "%+.4f");

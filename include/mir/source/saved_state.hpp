@@ -242,9 +242,8 @@ public:
     /// The state of hidden-state index `layer`; every state added must be at
     /// the same pass, of the same hidden size and policy.
     void add(int layer, layer_passes<Acc>& state) {
-        if (!layers_.empty() &&
-            (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ || state.policy() != policy_ ||
-             state.groups() != groups_)) {
+        if (!layers_.empty() && (state.pass() != pass_ || state.done() != done_ || state.dim() != dim_ ||
+                                 state.policy() != policy_ || state.groups() != groups_)) {
             throw argument_error("pass_state_writer: the layers' states are at different passes or of different kinds");
         }
         if (std::find(layers_.begin(), layers_.end(), layer) != layers_.end()) {
@@ -355,9 +354,8 @@ template <accumulator_type Acc>
             throw file_error(e.message());
         }
         if (p.groups() != s.groups) {
-            throw file_error(path.string() + ": layer " + std::to_string(layer) + " has " +
-                             std::to_string(p.groups()) + " jackknife groups but the file says " +
-                             std::to_string(s.groups));
+            throw file_error(path.string() + ": layer " + std::to_string(layer) + " has " + std::to_string(p.groups()) +
+                             " jackknife groups but the file says " + std::to_string(s.groups));
         }
         if (p.done() != s.done || (!s.done && p.pass() != s.pass)) {
             throw file_error(path.string() + ": layer " + std::to_string(layer) + " is at pass " +
