@@ -19,6 +19,8 @@
 //   §2.4 MIR aggregation             mir/metric/mir.hpp
 //   streaming, sample by sample      mir/metric/accumulator.hpp (+ mir/stats/streaming.hpp)
 //   exact, bounded memory, replayed  mir/metric/multipass.hpp (+ mir/stats/median.hpp)
+//   sample by sample, exact,        mir/metric/multipass_accumulator.hpp (the data replayed pass by pass)
+//   bounded memory
 //   §5 MoCa calibration layer        mir/moca/layer.hpp, calibration.hpp, init.hpp, moment_init.hpp
 //                                   (checkpoints: mir/moca/checkpoint.hpp, needs mir::io)
 //   tensors of any framework         mir/adapters/adapter.hpp (tensor_adapter<X>), raw.hpp, eigen.hpp;
@@ -51,6 +53,7 @@
 #include "mir/metric/layer.hpp"
 #include "mir/metric/mir.hpp"
 #include "mir/metric/multipass.hpp"
+#include "mir/metric/multipass_accumulator.hpp"
 #include "mir/moca/calibration.hpp"
 #include "mir/moca/init.hpp"
 #include "mir/moca/layer.hpp"

@@ -145,6 +145,18 @@ struct tensor_adapter<row_view<T>> {
     }
 };
 
+/// Adapters for the descriptions themselves: a binding that builds a
+/// strided_rows (or, element type known at run time, an any_strided_rows)
+/// from a foreign buffer hands it to any consumer of tensor_like.
+template <element T>
+struct tensor_adapter<strided_rows<T>> {
+    static strided_rows<T> rows(const strided_rows<T>& r) { return r; }
+};
+template <>
+struct tensor_adapter<any_strided_rows> {
+    static any_strided_rows rows(const any_strided_rows& r) { return r; }
+};
+
 namespace detail {
 
 /// a * b, or a shape_error naming `what` when it overflows index_t.
