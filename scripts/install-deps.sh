@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   catch2                               # tests (v2.13)
   libbenchmark-dev                     # benchmarks
   python3 python3-pytest               # tests/program (under pytest)
+  pybind11-dev python3-dev             # the Python module (python/, MIR_BUILD_PYTHON) and tests/pymodule
   python3-jsonschema                   # tests/program: the JSON against docs/schema/
   python3-numpy python3-scipy          # bench/ baselines, examples/python
   python3-torch                        # tests/python (the dump script's masks vs the official slices)

@@ -28,12 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!cur.empty()) args.push_back(cur);
 
     CLI::App app{"mir"};
-    app.set_version_flag("--version", "mir");
-    app.require_subcommand(1);
-    const std::vector<mir::tool::command> commands{
-        mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),
-        mir::tool::register_moca_init(app), mir::tool::register_bench_sqrt(app),
-    };
+    const std::vector<mir::tool::command> commands = mir::tool::register_commands(app);  // every subcommand's parser
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
     try {
         app.parse(reversed);

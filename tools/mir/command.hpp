@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <vector>
 
 namespace mir::tool {
 
@@ -22,5 +23,10 @@ command register_bench_sqrt(CLI::App& app);  // bench_sqrt_run.cpp
 command register_merge(CLI::App& app);       // merge.cpp
 command register_track(CLI::App& app);       // track.cpp
 command register_compare(CLI::App& app);     // compare.cpp
+
+/// The program's parser with every subcommand registered (the one list of
+/// them): main.cpp runs it; the Python module (python/) runs it in-process
+/// for mir.compute().
+std::vector<command> register_commands(CLI::App& app);  // command.cpp
 
 }  // namespace mir::tool

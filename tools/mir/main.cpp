@@ -49,14 +49,7 @@ int main(int argc, char** argv) {
     use_fast_blas_kernels(argv);
     mir::tool::record_invocation(argc, argv);
     CLI::App app{"mir — Modality Integration Rate of vision-language models from hidden-state dumps"};
-    app.set_version_flag("--version", std::string("mir ") + MIR_VERSION_STRING);
-    app.option_defaults()->always_capture_default();  // defaults in --help, the man page and the JSON's options
-    app.require_subcommand(1);
-    const std::vector<mir::tool::command> commands{
-        mir::tool::register_compute(app),   mir::tool::register_synth(app),      mir::tool::register_inspect(app),
-        mir::tool::register_moca_init(app), mir::tool::register_bench_sqrt(app), mir::tool::register_merge(app),
-        mir::tool::register_track(app),     mir::tool::register_compare(app),
-    };
+    const std::vector<mir::tool::command> commands = mir::tool::register_commands(app);
     if ((argc == 2 || argc == 3) && std::strcmp(argv[1], "--man") == 0) {  // the manual page: mir --man [FILE]
         try {
             mir::tool::write_output(argc == 3 ? argv[2] : "-",
