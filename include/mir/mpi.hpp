@@ -38,93 +38,11 @@
 #include "mir/error.hpp"
 #include "mir/stats/layer_passes.hpp"
 #include "mir/stats/moments.hpp"
+#include "mir/stats/state_bytes.hpp"
 
 namespace mir::mpi {
 
 namespace detail {
-
-// Every field of a state (visit_state) appended to bytes, in visit order.
-struct byte_writer {
-    std::vector<std::byte>& out;
-
-    void raw(const void* p, std::size_t n) {
-        const auto* b = static_cast<const std::byte*>(p);
-        out.insert(out.end(), b, b + n);
-    }
-    template <class T>
-    void operator()(std::string_view, T&& field) {
-        using U = std::remove_cvref_t<T>;
-        if constexpr (std::is_arithmetic_v<U>) {
-            raw(&field, sizeof(U));
-        } else if constexpr (requires { field.matrix; }) {  // lower_triangle: the matrix as it is
-            const std::uint8_t zero = field.zero ? 1 : 0;
-            raw(&zero, 1);
-            if (!field.zero)
-                raw(field.matrix.data(), static_cast<std::size_t>(field.matrix.size()) * sizeof(*field.matrix.data()));
-        } else {  // std::vector or an Eigen vector
-            const auto n = static_cast<std::uint64_t>(field.size());
-            raw(&n, sizeof n);
-            if (n > 0) raw(field.data(), static_cast<std::size_t>(n) * sizeof(*field.data()));
-        }
-    }
-};
-
-// The same fields read back from bytes written by byte_writer for a state of
-// the same layer, hidden size and policy (every rank runs the same code).
-struct byte_reader {
-    std::span<const std::byte> in;
-    std::size_t at = 0;
-
-    void raw(void* p, std::size_t n) {
-        if (n > in.size() - at) throw argument_error("mir::mpi: a state message ended early (ranks out of step)");
-        std::memcpy(p, in.data() + at, n);
-        at += n;
-    }
-    template <class T>
-    void operator()(std::string_view, T&& field) {
-        using U = std::remove_cvref_t<T>;
-        if constexpr (std::is_arithmetic_v<U>) {
-            raw(&field, sizeof(U));
-        } else if constexpr (requires { field.matrix; }) {
-            std::uint8_t zero = 0;
-            raw(&zero, 1);
-            if (zero) {
-                field.matrix.setZero();
-            } else {
-                raw(field.matrix.data(), static_cast<std::size_t>(field.matrix.size()) * sizeof(*field.matrix.data()));
-            }
-        } else {
-            std::uint64_t n = 0;
-            raw(&n, sizeof n);
-            if constexpr (requires {
-                              field.resize(std::size_t{});
-                              field.capacity();
-                          }) {  // std::vector
-                if (n > (in.size() - at) / sizeof(*field.data()))
-                    throw argument_error("mir::mpi: a state message is malformed");
-                field.resize(static_cast<std::size_t>(n));
-            } else if (n != static_cast<std::uint64_t>(field.size())) {  // an Eigen vector of the hidden size
-                throw argument_error("mir::mpi: a state message of another hidden size (ranks out of step)");
-            }
-            if (n > 0) raw(field.data(), static_cast<std::size_t>(n) * sizeof(*field.data()));
-        }
-    }
-};
-
-template <accumulator_type Acc>
-std::vector<std::byte> to_bytes(layer_passes<Acc>& s) {
-    std::vector<std::byte> b;
-    s.visit_state(byte_writer{b});
-    return b;
-}
-
-template <accumulator_type Acc>
-void from_bytes(layer_passes<Acc>& s, std::span<const std::byte> b, const std::string& where) {
-    byte_reader r{b};
-    s.visit_state(r);
-    if (r.at != b.size()) throw argument_error(where + ": a state message has bytes left over (ranks out of step)");
-    s.check_state(where);
-}
 
 inline void check(int rc, const char* what) {
     if (rc != MPI_SUCCESS) {
@@ -195,25 +113,25 @@ void end_pass(layer_passes<Acc>& state, MPI_Comm comm = MPI_COMM_WORLD, int root
     const std::string where = "layer " + std::to_string(state.layer()) + ", pass " + std::to_string(state.pass());
     std::vector<std::byte> merged;
     if (rank != root) {
-        detail::send_bytes(detail::to_bytes(state), root, comm);
+        detail::send_bytes(state_to_bytes(state), root, comm);
     } else {
         layer_passes<Acc> m(state.dim(), state.policy(), state.layer());
         for (int r = 0; r < size; ++r) {
-            const std::vector<std::byte> b = r == root ? detail::to_bytes(state) : detail::recv_bytes(r, comm);
+            const std::vector<std::byte> b = r == root ? state_to_bytes(state) : detail::recv_bytes(r, comm);
             const std::string from = where + ", rank " + std::to_string(r);
             if (r == 0) {
-                detail::from_bytes(m, b, from);
+                state_from_bytes(m, b, from);
             } else {
                 layer_passes<Acc> other(state.dim(), state.policy(), state.layer());
-                detail::from_bytes(other, b, from);
+                state_from_bytes(other, b, from);
                 m.merge(other);
             }
         }
         m.end_pass();
-        merged = detail::to_bytes(m);
+        merged = state_to_bytes(m);
     }
     detail::bcast_bytes(merged, root, comm);
-    detail::from_bytes(state, merged, where + ", the merged state");
+    state_from_bytes(state, merged, where + ", the merged state");
 }
 
 /// One layer's exact statistics with each rank of `comm` replaying its own

@@ -17,7 +17,9 @@ layer, the tensor and what was wrong).
 """
 import json
 import os
+import sys
 import tempfile
+import time
 
 from . import _mir
 from ._mir import (  # noqa: F401  (re-exported)
@@ -32,8 +34,9 @@ from ._mir import (  # noqa: F401  (re-exported)
     UndefinedError,
     UsageError,
 )
+from .hooks import HiddenStateHook, image_token_masks  # noqa: E402,F401
 
-__all__ = ["Accumulator", "Result", "Layer", "compute", "__version__", "Error", "ShapeError", "NonFiniteError",
+__all__ = ["Accumulator", "Result", "Layer", "HiddenStateHook", "compute", "__version__", "Error", "ShapeError", "NonFiniteError",
            "TooFewRowsError", "ArgumentError", "FileError", "NumericalError", "UndefinedError", "UsageError"]
 
 
@@ -52,6 +55,40 @@ def _mask(m, what):
     if a.dtype != np.bool_ and a.dtype != np.uint8:
         raise ArgumentError(f"{what}: dtype {a.dtype}; a mask is bool or uint8")
     return np.ascontiguousarray(a)
+
+
+_DTYPES = ["F16", "BF16", "F32", "F64"]
+
+
+def _dtype_name(rows):
+    """The safetensors name of a tensor's element type (for the inputs record)."""
+    name = str(getattr(rows, "dtype", ""))
+    for key, dt in (("bfloat16", "BF16"), ("float16", "F16"), ("half", "F16"), ("float32", "F32"),
+                    ("float64", "F64"), ("double", "F64")):
+        if name.endswith(key):
+            return dt
+    return "F32"
+
+
+def _all_gather_bytes(b, group):
+    """Every rank's bytes (in rank order) on every rank, through uint8 tensors (sizes first, then padded)."""
+    import torch
+    import torch.distributed as dist
+    device = torch.device("cpu")
+    if dist.get_backend(group) == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    world = dist.get_world_size(group)
+    size = torch.tensor([len(b)], dtype=torch.int64, device=device)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(world)]
+    dist.all_gather(sizes, size, group=group)
+    sizes = [int(x.item()) for x in sizes]
+    n = max(sizes)
+    mine = torch.zeros(n, dtype=torch.uint8, device=device)
+    if len(b):
+        mine[:len(b)] = torch.frombuffer(bytearray(b), dtype=torch.uint8).to(device)
+    parts = [torch.empty(n, dtype=torch.uint8, device=device) for _ in range(world)]
+    dist.all_gather(parts, mine, group=group)
+    return [p[:k].cpu().numpy().tobytes() for p, k in zip(parts, sizes)]
 
 
 class Layer:
@@ -75,11 +112,15 @@ class Result:
 
     def __init__(self, d):
         self._d = d
+        self._document = None  # an Accumulator's: builds the program's document
         self.mir = d["mir"]
         self.fid_sum = d["fid_sum"]
         self.layers = [Layer(x) for x in d["layers"]]
 
     def to_dict(self):
+        """The result as `mir compute --json` writes it (docs/schema/compute.schema.json)."""
+        if self._document is not None:
+            return self._document()
         return json.loads(json.dumps(self._d))
 
     def __repr__(self):
@@ -113,6 +154,9 @@ class Accumulator:
                                        None if layers is None else [int(k) for k in layers], memory,
                                        int(reservoir_rows))
         self._samples = 0
+        self._layers = list(self._impl.layers)
+        self._records = []  # per sample of pass 1: (vision rows, text rows, ignored rows, dtype)
+        self._started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     @property
     def layers(self):
@@ -142,8 +186,24 @@ class Accumulator:
         """One hidden-state index of one sample: rows [T, d] or [1, T, d] (torch CPU tensor or NumPy
         array; f16, bf16, f32, f64; read in place), a [T] vision mask and optionally a [T] text mask
         (positions in neither are ignored; without it, every non-vision position is text)."""
-        self._impl.add(int(index), rows, _mask(vision_mask, "vision_mask"),
-                       None if text_mask is None else _mask(text_mask, "text_mask"))
+        vm = _mask(vision_mask, "vision_mask")
+        tm = None if text_mask is None else _mask(text_mask, "text_mask")
+        self._add(int(index), rows, vm, tm)
+
+    def _add(self, index, rows, vm, tm):
+        if self._impl.wants(index):
+            self._impl.add(index, rows, vm, tm)
+        elif not 0 <= index < self.num_indices:
+            raise ArgumentError(f"hidden-state index {index} is outside 0..{self.num_indices - 1}")
+        if index == self._layers[0] and self._impl.pass_ == 1:
+            self._record(rows, vm, tm)
+
+    def _record(self, rows, vm, tm):
+        """A sample of pass 1, for to_dict()'s inputs (its first chosen index's rows and masks)."""
+        import numpy as np
+        v = int(np.count_nonzero(vm))
+        t = int(vm.size - v) if tm is None else int(np.count_nonzero(tm))
+        self._records.append((v, t, int(vm.size) - v - t, _dtype_name(rows)))
 
     def add_sample(self, hidden_states, vision_mask, text_mask=None):
         """A whole sample: the `output_hidden_states` tuple (K + 1 tensors [1, T, d]) or a stacked
@@ -158,8 +218,7 @@ class Accumulator:
         vm = _mask(vision_mask, "vision_mask")
         tm = None if text_mask is None else _mask(text_mask, "text_mask")
         for k, h in enumerate(per_index):
-            if self._impl.wants(k):
-                self._impl.add(k, h, vm, tm)
+            self._add(k, h, vm, tm)
         self._samples += 1
 
     def end_pass(self):
@@ -178,11 +237,97 @@ class Accumulator:
             self.end_pass()
 
     def result(self):
-        """The Result (once done)."""
+        """The Result (once done); its to_dict() is what `mir compute --json` writes for these rows."""
         r = self._impl.result()
-        return Result({"mir": r.mir, "fid_sum": r.fid_sum, "sqrt": self.sqrt, "outliers": self.outliers,
-                       "precision": self.precision, "hidden_size": self.hidden_size,
-                       "layers": [_layer_dict(l) for l in r.layers]})
+        res = Result({"mir": r.mir, "fid_sum": r.fid_sum, "sqrt": self.sqrt, "outliers": self.outliers,
+                      "precision": self.precision, "hidden_size": self.hidden_size,
+                      "layers": [_layer_dict(l) for l in r.layers]})
+        res._document = self._document
+        return res
+
+    def to_dict(self):
+        """The result as `mir compute --json` writes it (docs/schema/compute.schema.json): MIR, every layer's
+        FID and terms, and the provenance — options as compute records them (paths: where the rows came from),
+        this process's command line, when the accumulator was made, and the samples seen (per sample its vision,
+        text and ignored rows and dtype; bytes null)."""
+        return self._document()
+
+    def _document(self):
+        if not self._records:
+            raise ArgumentError("to_dict(): no sample was added (the inputs record needs at least one)")
+        files = [{"path": f"<sample {i}>", "bytes": None, "layout": "per-sample", "dtype": dt, "vision_rows": v,
+                  "text_rows": t, "ignored_rows": ig} for i, (v, t, ig, dt) in enumerate(self._records)]
+        inputs = {"num_indices": self.num_indices, "hidden_size": self.hidden_size, "samples": len(files),
+                  "vision_rows": sum(f["vision_rows"] for f in files), "text_rows": sum(f["text_rows"] for f in files),
+                  "ignored_rows": sum(f["ignored_rows"] for f in files), "files": files}
+        doc = _mir._result_document(self._impl, self.hidden_size, self.num_indices, self.outliers, self.sqrt,
+                                    self.precision, self._layers, [sys.executable or "python3", *sys.argv],
+                                    self._started_at, json.dumps(inputs), f"<python: mir.Accumulator, memory={self.memory}>")
+        return json.loads(doc)
+
+    # ---- State: saved, merged, all-reduced (memory="bounded") ----------------------------------------
+
+    def state_dict(self):
+        """The state as a dict of plain values and bytes (torch.save / pickle it; load_state_dict reads it
+        back into an Accumulator made with the same arguments). The bytes are the C++ state's fields in this
+        machine's representation, for the same mir version (mir/stats/state_bytes.hpp), not an archive
+        format: for files that outlive the version use `mir compute --save-state`."""
+        n = self._impl.state_count
+        return {"format": "mir.Accumulator", "version": 1, "mir_version": __version__,
+                "num_indices": self.num_indices, "hidden_size": self.hidden_size, "outliers": self.outliers,
+                "sqrt": self.sqrt, "precision": self.precision, "memory": self.memory, "layers": list(self._layers),
+                "pass": self._impl.pass_, "samples": self._samples, "records": [list(r) for r in self._records],
+                "started_at": self._started_at, "states": [self._impl.layer_bytes(i) for i in range(n)]}
+
+    def load_state_dict(self, state):
+        """Continues from a state_dict() (of an Accumulator with the same arguments, from this mir version)."""
+        if not isinstance(state, dict) or state.get("format") != "mir.Accumulator":
+            raise ArgumentError("load_state_dict: not a mir.Accumulator state_dict")
+        for key in ("version", "mir_version", "num_indices", "hidden_size", "outliers", "precision", "memory",
+                    "layers"):
+            mine = {"version": 1, "mir_version": __version__, "layers": list(self._layers)}.get(key,
+                                                                                              getattr(self, key, None))
+            if state.get(key) != mine:
+                raise ArgumentError(f"load_state_dict: the state's {key} is {state.get(key)!r}, this accumulator's "
+                                    f"{mine!r}")
+        self._impl.restore(int(state["pass"]), list(state["states"]))
+        self._samples = int(state["samples"])
+        self._records = [tuple(r) for r in state["records"]]
+        self._started_at = state.get("started_at", self._started_at)
+
+    def merge(self, other):
+        """Adds another participant's contributions to the pass in progress (an Accumulator with the same
+        arguments that started this pass from the same state and added its own samples); participants are
+        merged in a fixed order (rank order), so every one computes the same numbers."""
+        if not isinstance(other, Accumulator):
+            raise ArgumentError(f"merge: a {type(other).__name__}, not a mir.Accumulator")
+        self._impl.merge(other._impl)
+        if self._impl.pass_ == 1:
+            self._records += other._records
+        self._samples += other._samples
+
+    def all_reduce(self, group=None):
+        """torch.distributed: every rank's contributions to the pass in progress merged in rank order, the
+        merged state on every rank (collective: every rank of `group` calls it once per pass, after feeding
+        its own samples and before the pass ends). With it each DDP/FSDP rank feeds its own share, and every
+        rank's result() is the single-process result over all ranks' samples (in rank order), the exact median
+        included. Works on any backend that all-gathers uint8 tensors (gloo; NCCL with CUDA tensors)."""
+        import torch.distributed as dist
+        if not dist.is_available() or not dist.is_initialized():
+            raise ArgumentError("all_reduce: torch.distributed is not initialised (init_process_group first)")
+        for i in range(self._impl.state_count):
+            if self._impl.layer_done(i):
+                continue  # the same on every rank: the states after each all_reduce are identical
+            parts = _all_gather_bytes(self._impl.layer_bytes(i), group)
+            self._impl.load_merged_layer(i, parts)
+        if self._impl.pass_ == 1:
+            import numpy as np
+            rec = np.array([[v, t, ig, _DTYPES.index(dt)] for v, t, ig, dt in self._records], np.int64).reshape(-1, 4)
+            self._records = [(int(v), int(t), int(ig), _DTYPES[int(c)])
+                             for part in _all_gather_bytes(rec.tobytes(), group)
+                             for v, t, ig, c in np.frombuffer(part, np.int64).reshape(-1, 4)]
+        counts = _all_gather_bytes(int(self._samples).to_bytes(8, "little"), group)
+        self._samples = sum(int.from_bytes(c, "little") for c in counts)
 
 
 def _option_args(options):

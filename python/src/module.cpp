@@ -11,10 +11,13 @@
 #include <mir/metric/accumulator.hpp>
 #include <mir/metric/multipass_accumulator.hpp>
 #include <mir/mir.hpp>
+#include <mir/stats/state_bytes.hpp>
 #include <mir/version.hpp>
+#include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +27,7 @@
 #include "cli_options.hpp"
 #include "command.hpp"
 #include "compute.hpp"
+#include "output.hpp"
 #include "provenance.hpp"
 #include "usage.hpp"
 
@@ -127,6 +131,13 @@ std::span<const std::uint8_t> mask_of(const py::buffer_info& info, const std::st
     return {static_cast<const std::uint8_t*>(info.ptr), static_cast<std::size_t>(info.shape[0])};
 }
 
+std::span<const std::byte> bytes_view(const py::bytes& b) {
+    char* p = nullptr;
+    Py_ssize_t n = 0;
+    if (PyBytes_AsStringAndSize(b.ptr(), &p, &n) != 0) throw py::error_already_set();
+    return {reinterpret_cast<const std::byte*>(p), static_cast<std::size_t>(n)};
+}
+
 // ---- The accumulator --------------------------------------------------------------------------------
 
 // memory="bounded": the replayed multipass accumulator (exact, bounded); "rows" / "reservoir": the one-pass
@@ -166,6 +177,7 @@ public:
 
     void add(int index, const py::object& rows, py::buffer vision, std::optional<py::buffer> text) {
         const std::string what = "hidden-state index " + std::to_string(index) + " rows";
+        rows_result_.reset();  // memory="rows": more rows, another result
         const borrowed_rows r = rows_of(rows, what);
         const py::buffer_info vi = vision.request();
         const auto vm = mask_of(vi, "vision_mask");
@@ -256,17 +268,167 @@ public:
     }
     [[nodiscard]] const std::string& memory() const noexcept { return memory_; }
 
+    // ---- State: saved, sent, merged (memory="bounded" only: the one-pass memories keep rows) ----
+
+    [[nodiscard]] mir::multipass_accumulator& multipass(const char* what) {
+        if (auto* m = std::get_if<mir::multipass_accumulator>(&impl_)) return *m;
+        throw mir::argument_error(std::string(what) + ": memory='" + memory_ +
+                                  "' keeps rows, not a state to save or merge; use memory='bounded' (exact, the "
+                                  "default) for state_dict(), merge() and all_reduce()");
+    }
+
+    // One participant's contributions to the pass in progress, added to this one's (same options, same pass).
+    void merge(accumulator& other) {
+        mir::multipass_accumulator& o = other.multipass("merge()");
+        mir::multipass_accumulator& m = multipass("merge()");
+        py::gil_scoped_release release;
+        m.merge(o);
+    }
+
+    [[nodiscard]] int state_count() { return static_cast<int>(multipass("state").layers().size()); }
+
+    [[nodiscard]] bool layer_done(int slot) {
+        return std::visit([&](auto& a) { return a.states().at(static_cast<std::size_t>(slot)).done(); },
+                          multipass("state").typed());
+    }
+
+    // Layer `slot`'s state (in layers() order) as bytes (mir/stats/state_bytes.hpp).
+    [[nodiscard]] py::bytes layer_bytes(int slot) {
+        std::vector<std::byte> b;
+        std::visit([&](auto& a) { b = mir::state_to_bytes(a.states().at(static_cast<std::size_t>(slot))); },
+                   multipass("state").typed());
+        return {reinterpret_cast<const char*>(b.data()), b.size()};
+    }
+
+    // Layer `slot`'s state replaced by the participants' states (bytes, in participant order) merged:
+    // what every rank holds after all_reduce.
+    void load_merged_layer(int slot, const std::vector<py::bytes>& parts) {
+        if (parts.empty()) throw mir::argument_error("all_reduce: no participant's state");
+        std::vector<std::span<const std::byte>> views;
+        for (const py::bytes& b : parts) views.push_back(bytes_view(b));
+        std::visit(
+            [&](auto& a) {
+                auto& st = a.states().at(static_cast<std::size_t>(slot));
+                using S = std::remove_cvref_t<decltype(st)>;
+                py::gil_scoped_release release;
+                const std::string where = "layer " + std::to_string(st.layer()) + ", pass " + std::to_string(st.pass());
+                S merged(st.dim(), st.policy(), st.layer());
+                mir::state_from_bytes(merged, views[0], where + ", participant 0");
+                for (std::size_t r = 1; r < views.size(); ++r) {
+                    S other(st.dim(), st.policy(), st.layer());
+                    mir::state_from_bytes(other, views[r], where + ", participant " + std::to_string(r));
+                    if (other.done() != merged.done() || other.pass() != merged.pass()) {
+                        throw mir::argument_error(where + ", participant " + std::to_string(r) + ": at pass " +
+                                                  std::to_string(other.pass()) + " (participants out of step)");
+                    }
+                    if (!merged.done()) merged.merge(other);
+                }
+                st = std::move(merged);
+            },
+            multipass("all_reduce()").typed());
+    }
+
+    // Every layer's state as bytes, and back (state_dict / load_state_dict).
+    void restore(int pass, const std::vector<py::bytes>& parts) {
+        std::vector<std::span<const std::byte>> views;
+        for (const py::bytes& b : parts) views.push_back(bytes_view(b));
+        std::visit(
+            [&](auto& a) {
+                using S = std::remove_cvref_t<decltype(a.states().front())>;
+                if (views.size() != a.states().size()) {
+                    throw mir::argument_error("load_state_dict: " + std::to_string(views.size()) +
+                                              " layer states for an accumulator of " +
+                                              std::to_string(a.states().size()) + " layers");
+                }
+                py::gil_scoped_release release;
+                std::vector<S> states;
+                for (std::size_t i = 0; i < views.size(); ++i) {
+                    const S& like = a.states()[i];
+                    states.emplace_back(like.dim(), like.policy(), like.layer());
+                    mir::state_from_bytes(states.back(), views[i],
+                                          "load_state_dict: layer " + std::to_string(like.layer()));
+                }
+                a.restore(pass, std::move(states));
+            },
+            multipass("load_state_dict()").typed());
+    }
+
     [[nodiscard]] mir::mir_result result() {
         py::gil_scoped_release release;
-        if (auto* m = std::get_if<mir::multipass_accumulator>(&impl_)) return m->result();
-        if (auto* a = std::get_if<mir::mir_accumulator>(&impl_)) return a->finalize();
+        if (auto* m = std::get_if<mir::multipass_accumulator>(&impl_)) {
+            const mir::mir_result& r = m->result();
+            seconds_ = m->layer_seconds();
+            return r;
+        }
+        if (auto* a = std::get_if<mir::mir_accumulator>(&impl_)) {
+            if (!rows_result_) {
+                std::vector<mir::layer_result> out;
+                seconds_.clear();
+                for (int k : a->layers()) {
+                    const auto t0 = std::chrono::steady_clock::now();
+                    out.push_back(a->finalize_layer(k));
+                    seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                }
+                rows_result_ = mir::aggregate(std::move(out));
+            }
+            return *rows_result_;
+        }
         throw mir::argument_error("accumulator used after it was moved from");
     }
+    // Wall seconds result() took per layer (in layers() order).
+    [[nodiscard]] const std::vector<double>& layer_seconds() const noexcept { return seconds_; }
 
 private:
     std::string memory_;
+    std::vector<double> seconds_;
+    std::optional<mir::mir_result> rows_result_;  // memory="rows"/"reservoir": computed once
     std::variant<std::monostate, mir::multipass_accumulator, mir::mir_accumulator> impl_;
 };
+
+// ---- The result as `mir compute --json` writes it ----------------------------------------------------
+
+// The document of docs/schema/compute.schema.json for an accumulator's result: the program's own
+// result_json, with compute's options as a compute over the accumulator's samples would record them
+// (paths: a description of where the rows came from), the Python process's command line and the
+// accumulator's start time, and `inputs` as the Python half counted them (per sample: rows and dtype).
+std::string result_document(accumulator& a, mir::index_t hidden_size, int num_indices, const std::string& outliers,
+                            const std::string& sqrt, const std::string& precision, const std::vector<int>& layers,
+                            const std::vector<std::string>& command_line, const std::string& started_at,
+                            const std::string& inputs_json, const std::string& source) {
+    const mir::mir_result r = a.result();
+    const nlohmann::ordered_json inputs = nlohmann::ordered_json::parse(inputs_json);
+    std::vector<std::string> argv = command_line;
+    std::vector<char*> cargv;
+    for (auto& s : argv) cargv.push_back(s.data());
+    mir::tool::record_invocation(static_cast<int>(cargv.size()), cargv.data());
+
+    CLI::App app{"mir"};
+    const mir::tool::command compute = mir::tool::register_compute(app);
+    std::string layer_list;
+    for (int k : layers) layer_list += (layer_list.empty() ? "" : ",") + std::to_string(k);
+    std::vector<std::string> args{"compute", source,        "--outliers", outliers,   "--sqrt",
+                                  sqrt,      "--precision", precision,    "--layers", layer_list};
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+
+    mir::tool::compute_options o;
+    o.policy = mir::parse_outlier_policy(outliers);
+    o.sqrt.method = mir::parse_compute_sqrt_method(sqrt);
+    o.precision = mir::parse_precision(precision);
+    mir::tool::result_origin origin;
+    origin.files = static_cast<std::size_t>(inputs.at("samples").get<long long>());
+    origin.hidden_size = hidden_size;
+    origin.num_indices = num_indices;
+    origin.inputs = inputs;
+    mir::tool::run_details run;
+    run.sub = compute.app;
+    run.threads = {1, mir::blas_threads()};
+    run.layers = a.layers();
+    run.layer_seconds = a.layer_seconds();
+    nlohmann::ordered_json j = mir::tool::result_json(r, o, origin, run);
+    if (!started_at.empty()) j["started_at"] = started_at;
+    return mir::tool::json_text(j);
+}
 
 // ---- The program, in-process ------------------------------------------------------------------------
 
@@ -361,8 +523,8 @@ PYBIND11_MODULE(_mir, m) {
     py::class_<accumulator>(m, "_Accumulator")
         .def(py::init<int, mir::index_t, const std::string&, const std::string&, const std::string&,
                       std::optional<std::vector<int>>, const std::string&, mir::index_t>(),
-             py::arg("num_indices"), py::arg("hidden_size"), py::arg("outliers"), py::arg("sqrt"),
-             py::arg("precision"), py::arg("layers"), py::arg("memory"), py::arg("reservoir_rows"))
+             py::arg("num_indices"), py::arg("hidden_size"), py::arg("outliers"), py::arg("sqrt"), py::arg("precision"),
+             py::arg("layers"), py::arg("memory"), py::arg("reservoir_rows"))
         .def("add", &accumulator::add, py::arg("index"), py::arg("rows"), py::arg("vision_mask"),
              py::arg("text_mask") = py::none())
         .def("end_pass", &accumulator::end_pass)
@@ -372,7 +534,14 @@ PYBIND11_MODULE(_mir, m) {
         .def_property_readonly("layers", &accumulator::layers)
         .def_property_readonly("memory", &accumulator::memory)
         .def("wants", &accumulator::wants)
-        .def("result", &accumulator::result);
+        .def("result", &accumulator::result)
+        .def("merge", &accumulator::merge, py::arg("other"))
+        .def_property_readonly("state_count", &accumulator::state_count)
+        .def("layer_done", &accumulator::layer_done)
+        .def("layer_bytes", &accumulator::layer_bytes)
+        .def("load_merged_layer", &accumulator::load_merged_layer)
+        .def("restore", &accumulator::restore);
+    m.def("_result_document", &result_document);
 
     m.def("_describe_rows", [](const py::object& rows) {
         // Where add() would read the rows: (address, rows, cols, row stride, col stride, dtype, in place).

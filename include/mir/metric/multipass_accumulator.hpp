@@ -25,6 +25,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
@@ -179,10 +180,50 @@ public:
             }
             std::vector<layer_result> out;
             out.reserve(states_.size());
-            for (auto& s : states_) out.push_back(compute_layer(s.finish(), opt_.sqrt));
+            seconds_.clear();
+            for (auto& s : states_) {
+                const auto t0 = std::chrono::steady_clock::now();
+                out.push_back(compute_layer(s.finish(), opt_.sqrt));
+                seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            }
             result_ = aggregate(std::move(out));
         }
         return *result_;
+    }
+
+    /// Wall seconds result() took for each layer (statistics and square root), in layers() order.
+    [[nodiscard]] const std::vector<double>& layer_seconds() const noexcept { return seconds_; }
+
+    /// Continues from saved or received states (one per layer, in layers()
+    /// order, of this hidden size and policy) at pass `pass`: what
+    /// states() gave, written out and read back (mir/stats/state_bytes.hpp,
+    /// mir/source/saved_state.hpp). Every layer whose passes are not over
+    /// must be at `pass`.
+    void restore(int pass, std::vector<layer_passes<Acc>> states) {
+        if (states.size() != states_.size()) {
+            throw argument_error("multipass_accumulator: restoring " + std::to_string(states.size()) +
+                                 " layer states into an accumulator of " + std::to_string(states_.size()) + " layers");
+        }
+        if (pass < 1) throw argument_error("multipass_accumulator: restoring pass " + std::to_string(pass));
+        for (std::size_t i = 0; i < states.size(); ++i) {
+            const layer_passes<Acc>& s = states[i];
+            const int layer = opt_.layers[i];
+            if (s.layer() != layer || s.dim() != hidden_size() || s.policy() != opt_.policy) {
+                throw argument_error("multipass_accumulator: the state restored for layer " + std::to_string(layer) +
+                                     " is of layer " + std::to_string(s.layer()) + ", hidden size " +
+                                     std::to_string(s.dim()) + ", policy " + std::string(to_string(s.policy())) +
+                                     "; this accumulator's is " + std::to_string(hidden_size()) + ", " +
+                                     std::string(to_string(opt_.policy)));
+            }
+            if (!s.done() && s.pass() != pass) {
+                throw argument_error("multipass_accumulator: layer " + std::to_string(layer) + " is at pass " +
+                                     std::to_string(s.pass()) + ", the accumulator restored at pass " +
+                                     std::to_string(pass));
+            }
+        }
+        states_ = std::move(states);
+        pass_ = pass;
+        result_.reset();
     }
 
     /// The chosen layers' states, in layers() order (to save or send them:
@@ -248,6 +289,7 @@ private:
     std::vector<layer_passes<Acc>> states_;
     int pass_ = 1;
     std::optional<mir_result> result_;
+    std::vector<double> seconds_;
 };
 
 /// The replayed accumulator, accumulation type chosen at run time
@@ -284,6 +326,9 @@ public:
     [[nodiscard]] const mir_result& result() {
         return std::visit([](auto& a) -> const mir_result& { return a.result(); }, impl_);
     }
+    [[nodiscard]] const std::vector<double>& layer_seconds() const {
+        return std::visit([](const auto& a) -> const std::vector<double>& { return a.layer_seconds(); }, impl_);
+    }
     [[nodiscard]] bool done() const {
         return std::visit([](const auto& a) { return a.done(); }, impl_);
     }
@@ -305,7 +350,7 @@ public:
     [[nodiscard]] index_t hidden_size() const {
         return std::visit([](const auto& a) { return a.hidden_size(); }, impl_);
     }
-    /// The typed accumulator (std::get<basic_multipass_accumulator<double>>), for its states.
+    /// The typed accumulator (std::get<basic_multipass_accumulator<double>>), for its states and restore().
     [[nodiscard]] auto& typed() noexcept { return impl_; }
 
 private:
