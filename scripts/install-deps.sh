@@ -5,6 +5,9 @@
 #                                  run the mir program (tools/mir links mir::io:
 #                                  Eigen, OpenBLAS + LAPACKE, nlohmann-json,
 #                                  libzip; and CLI11)
+#   scripts/install-deps.sh python main + what scripts/install-python.sh needs
+#                                  to build `import mir` (pybind11, python3-dev,
+#                                  DLPack, NumPy)
 #   scripts/install-deps.sh test   everything: main + the tests, benchmarks,
 #                                  sanitizer/fuzz build and CI (the default)
 #
@@ -21,18 +24,21 @@ MAIN_PACKAGES=(
   libcli11-dev                         # the mir command-line program
   libboost-dev                         # Boost.Math: Student's t for --ci (mir/metric/uncertainty.hpp)
 )
+PYTHON_PACKAGES=(
+  pybind11-dev python3-dev             # the Python module (python/, MIR_BUILD_PYTHON)
+  libdlpack-dev python3-numpy          # torch tensors through DLPack; NumPy arrays and the masks
+)
 TEST_PACKAGES=(
   build-essential git pkg-config       # CI checkout, the pkg-config consumption test
   clang-14 libclang-rt-14-dev          # sanitizer and fuzz build
   clang-format-14                      # the `format` stage (clang-format-diff-14)
-  libxtensor-dev libdlpack-dev         # tensor adapters
+  libxtensor-dev                       # tensor adapters (DLPack: in PYTHON_PACKAGES)
   libtorch-dev                         # libtorch adapter (tests and example; g++ only)
   catch2                               # tests (v2.13)
   libbenchmark-dev                     # benchmarks
   python3 python3-pytest               # tests/program (under pytest)
-  pybind11-dev python3-dev             # the Python module (python/, MIR_BUILD_PYTHON) and tests/pymodule
   python3-jsonschema                   # tests/program: the JSON against docs/schema/
-  python3-numpy python3-scipy          # bench/ baselines, examples/python
+  python3-scipy                        # bench/ baselines, examples/python, the tests' oracles
   python3-torch                        # tests/python (the dump script's masks vs the official slices)
   librsvg2-bin imagemagick time        # SVG test rendering; /usr/bin/time for bench/end_to_end.sh
   groff-base man-db                    # the man page: rendered without warnings, found by man after install
@@ -43,8 +49,9 @@ TEST_PACKAGES=(
 group="${1:-test}"
 case "$group" in
   main) PACKAGES=("${MAIN_PACKAGES[@]}") ;;
-  test) PACKAGES=("${MAIN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: $0 [main|test]   (main: the mir program; test: everything, the default)" >&2; exit 2 ;;
+  python) PACKAGES=("${MAIN_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}") ;;
+  test) PACKAGES=("${MAIN_PACKAGES[@]}" "${PYTHON_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [main|python|test]   (main: the mir program; python: + import mir; test: everything, the default)" >&2; exit 2 ;;
 esac
 
 missing=()

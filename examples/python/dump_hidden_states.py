@@ -64,6 +64,13 @@ def read_texts(path, n):
         return [line.strip() for line in f if line.strip()][:n]
 
 
+def image_text_pairs(images_dir, texts_path, eval_num):
+    """(image file names, texts, n): both in sorted order, n = how many pairs (at most eval_num)."""
+    images = sorted(f for f in os.listdir(images_dir) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    texts = read_texts(texts_path, eval_num)
+    return images, texts, min(eval_num, len(images), len(texts))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="Hugging Face model id or path (LLaVA family)")
@@ -92,9 +99,7 @@ def main() -> int:
     image_token_id = model.config.image_token_index
     im_start_end = bool(getattr(model.config, "mm_use_im_start_end", False))
 
-    images = sorted(f for f in os.listdir(args.images) if f.lower().endswith((".jpg", ".jpeg", ".png")))
-    texts = read_texts(args.texts, args.eval_num)
-    n = min(args.eval_num, len(images), len(texts))
+    images, texts, n = image_text_pairs(args.images, args.texts, args.eval_num)
     if n == 0:
         print("no image-text pairs found", file=sys.stderr)
         return 1

@@ -58,7 +58,9 @@ def image_token_masks(input_ids, image_token_id, tokens):
     vision = the image block, text = every position after it (before it: in neither). Either the input ids
     hold the image block already (one image token id per patch, as recent Hugging Face processors expand it),
     or one image token that the model expands to tokens - len(input_ids) + 1 positions (LLaVA's own code,
-    older Hugging Face). Returns (vision, text) bool arrays of length `tokens`."""
+    older Hugging Face). Returns (vision, text) bool arrays of length `tokens`. For one image these are the
+    masks examples/python/mir_protocol.py writes into dumps (there the block length is given, here it is
+    inferred from the two lengths)."""
     if hasattr(input_ids, "detach"):
         input_ids = input_ids.detach().cpu().numpy()
     ids = np.asarray(input_ids).reshape(-1)
@@ -92,10 +94,12 @@ class HiddenStateHook:
     with image_token_id (the official protocol, SPEC §6). Only the first forward after set_sample() is
     counted (the prefill; a generate() loop's later steps are ignored). A batch of B sequences is B samples
     (masks [B, T]). Hooks are registered at construction (or on __enter__ after remove()) and removed by
-    remove() / on leaving a `with` block, which restores the model.
+    remove() / on leaving a `with` block, which restores the model. copy_to_host=True copies hidden states on
+    a GPU to the host, one layer at a time (until the CUDA backend exists, the way to hook a model on a GPU;
+    without it such tensors are an error).
     """
 
-    def __init__(self, model, accumulator, image_token_id=None, layers=None, norm=None):
+    def __init__(self, model, accumulator, image_token_id=None, layers=None, norm=None, copy_to_host=False):
         if (layers is None) != (norm is None):
             raise ArgumentError("HiddenStateHook: give both layers= and norm=, or neither")
         if layers is None:
@@ -104,6 +108,7 @@ class HiddenStateHook:
         self.model, self.accumulator = model, accumulator
         self.layers, self.norm = list(layers), norm
         self.image_token_id = image_token_id
+        self.copy_to_host = bool(copy_to_host)
         if len(self.layers) + 1 != accumulator.num_indices:
             raise ShapeError(f"HiddenStateHook: the model has {len(self.layers)} decoder layers, i.e. "
                              f"{len(self.layers) + 1} hidden-state indices; the accumulator has "
@@ -204,6 +209,8 @@ class HiddenStateHook:
         if not self.accumulator.wants(index):
             return
         vm, tm = self._positions(hidden)
+        if self.copy_to_host and hidden.device.type != "cpu":
+            hidden = hidden.detach().to("cpu")
         for i in range(int(hidden.shape[0])):
             self.accumulator.add(index, hidden[i].detach(), vm[i], None if tm is None else tm[i])
 

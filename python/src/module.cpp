@@ -177,7 +177,6 @@ public:
 
     void add(int index, const py::object& rows, py::buffer vision, std::optional<py::buffer> text) {
         const std::string what = "hidden-state index " + std::to_string(index) + " rows";
-        rows_result_.reset();  // memory="rows": more rows, another result
         const borrowed_rows r = rows_of(rows, what);
         const py::buffer_info vi = vision.request();
         const auto vm = mask_of(vi, "vision_mask");
@@ -188,6 +187,13 @@ public:
             tm = mask_of(*ti, "text_mask");
         }
         py::gil_scoped_release release;  // the rows are read in place: other Python threads may run
+        add_rows(index, r, vm, text.has_value(), tm);
+    }
+
+    // The C++ side of add(): rows already borrowed, masks already checked (the benchmark calls it in a loop).
+    void add_rows(int index, const borrowed_rows& r, std::span<const std::uint8_t> vm, bool text,
+                  std::span<const std::uint8_t> tm) {
+        rows_result_.reset();  // memory="rows": more rows, another result
         std::visit(
             [&](auto& a) {
                 using A = std::remove_cvref_t<decltype(a)>;
@@ -558,6 +564,18 @@ PYBIND11_MODULE(_mir, m) {
             },
             r.rows);
     });
+    m.def(
+        "_cpp_add_loop",
+        [](accumulator& a, int index, const py::object& rows, py::buffer vision, int repeats) {
+            // The baseline of bench/python/bench_module.py: add() of the same rows `repeats` times from C++,
+            // without Python between the calls.
+            const borrowed_rows r = rows_of(rows, "rows");
+            const py::buffer_info vi = vision.request();
+            const auto vm = mask_of(vi, "vision_mask");
+            py::gil_scoped_release release;
+            for (int i = 0; i < repeats; ++i) a.add_rows(index, r, vm, false, {});
+        },
+        py::arg("acc"), py::arg("index"), py::arg("rows"), py::arg("vision_mask"), py::arg("repeats"));
     m.def("_run_program", &run_program, py::arg("args"),
           "Runs `mir ARGS...` in this process (the program's parser and commands); returns its exit code.");
 }

@@ -7,6 +7,7 @@
 
 #include <mir/metric/accumulator.hpp>
 #include <mir/metric/multipass_accumulator.hpp>
+#include <mir/stats/state_bytes.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -151,6 +152,66 @@ TEST_CASE("multipass_accumulator: two participants merged pass by pass", "[multi
     CHECK_THROWS_WITH(a.merge(later), Catch::Contains("another pass"));
     replay(a, data, 0, 4, true);
     CHECK_THROWS_WITH(a.fork(), Catch::Contains("holds rows of the pass in progress"));
+}
+
+TEST_CASE("multipass_accumulator: states sent as bytes and restored continue exactly", "[multipass_accumulator]") {
+    // What the Python module's all_reduce and state_dict do: every pass, each participant's states as
+    // bytes (mir/stats/state_bytes.hpp), read back and merged in order; and a whole accumulator restored.
+    const auto data = make_samples(21, 5);
+    mir::multipass_accumulator a(K1, D), b(K1, D);
+    auto& ta = std::get<mir::basic_multipass_accumulator<double>>(a.typed());
+    auto& tb = std::get<mir::basic_multipass_accumulator<double>>(b.typed());
+    while (!a.done()) {
+        replay(a, data, 0, 9, true);
+        replay(b, data, 9, data.size(), true);
+        for (std::size_t i = 0; i < ta.states().size(); ++i) {
+            auto& sa = ta.states()[i];
+            if (sa.done()) continue;
+            const std::vector<std::byte> ba = mir::state_to_bytes(sa), bb = mir::state_to_bytes(tb.states()[i]);
+            mir::layer_passes<double> m(D, sa.policy(), sa.layer()), other(D, sa.policy(), sa.layer());
+            mir::state_from_bytes(m, ba, "participant 0");
+            mir::state_from_bytes(other, bb, "participant 1");
+            m.merge(other);
+            sa = m;
+            tb.states()[i] = m;
+        }
+        // Half way, `a` is rebuilt from its bytes alone (a state_dict saved and loaded).
+        if (a.pass() == 2) {
+            std::vector<mir::layer_passes<double>> restored;
+            for (auto& st : ta.states()) {
+                restored.emplace_back(D, st.policy(), st.layer());
+                mir::state_from_bytes(restored.back(), mir::state_to_bytes(st), "restored");
+            }
+            mir::multipass_accumulator fresh(K1, D);
+            std::get<mir::basic_multipass_accumulator<double>>(fresh.typed()).restore(a.pass(), std::move(restored));
+            a = std::move(fresh);
+        }
+        a.end_pass();
+        b.end_pass();
+    }
+    same(a.result(), one_pass(data, mir::outlier_policy::replace_median, true));
+    CHECK(a.result().mir == b.result().mir);
+    CHECK(a.layer_seconds().size() == 3);
+
+    // Damaged, short or foreign bytes are errors naming where, never a crash.
+    mir::multipass_accumulator c(K1, D);
+    replay(c, data, 0, 4, true);
+    auto& st = std::get<mir::basic_multipass_accumulator<double>>(c.typed()).states()[0];
+    std::vector<std::byte> bytes = mir::state_to_bytes(st);
+    mir::layer_passes<double> target(D, st.policy(), st.layer());
+    const std::vector<std::byte> shorter(bytes.begin(), bytes.end() - 3);
+    CHECK_THROWS_WITH(mir::state_from_bytes(target, shorter, "layer 1 from rank 3"),
+                      Catch::Contains("layer 1 from rank 3") && Catch::Contains("bytes left"));
+    std::vector<std::byte> longer = bytes;
+    longer.push_back(std::byte{0});
+    mir::layer_passes<double> target2(D, st.policy(), st.layer());
+    CHECK_THROWS_WITH(mir::state_from_bytes(target2, longer, "x"), Catch::Contains("do not end where"));
+    mir::layer_passes<double> wide(D + 1, st.policy(), st.layer());
+    CHECK_THROWS_AS(mir::state_from_bytes(wide, bytes, "wider"), mir::argument_error);
+    mir::basic_multipass_accumulator<double> e(K1, D);
+    std::vector<mir::layer_passes<double>> wrong;
+    for (int k = 1; k < K1; ++k) wrong.emplace_back(D, mir::outlier_policy::drop, k);
+    CHECK_THROWS_WITH(e.restore(1, std::move(wrong)), Catch::Contains("policy drop"));
 }
 
 TEST_CASE("multipass_accumulator takes strided tensors", "[multipass_accumulator]") {
