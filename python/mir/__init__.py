@@ -96,6 +96,7 @@ class Layer:
 
     def __init__(self, d):
         self._d = dict(d)
+        self.exact = True  # the median exact (False only for memory="reservoir" past its rows)
         for k, v in self._d.items():
             setattr(self, k, v)
 
@@ -112,26 +113,16 @@ class Result:
 
     def __init__(self, d):
         self._d = d
-        self._document = None  # an Accumulator's: builds the program's document
         self.mir = d["mir"]
         self.fid_sum = d["fid_sum"]
         self.layers = [Layer(x) for x in d["layers"]]
 
     def to_dict(self):
         """The result as `mir compute --json` writes it (docs/schema/compute.schema.json)."""
-        if self._document is not None:
-            return self._document()
         return json.loads(json.dumps(self._d))
 
     def __repr__(self):
         return f"<mir.Result MIR {self.mir:.6f} over {len(self.layers)} layers>"
-
-
-def _layer_dict(l):
-    return {"layer": l.layer, "fid": l.fid, "fid_bound": l.fid_bound, "mean_term": l.mean_term,
-            "trace_vision": l.trace_vision, "trace_text": l.trace_text, "trace_sqrt": l.trace_sqrt,
-            "alpha": l.alpha, "vision_rows": l.vision_rows, "text_rows": l.text_rows,
-            "vision_outliers": l.vision_outliers, "text_outliers": l.text_outliers, "exact": l.exact}
 
 
 class Accumulator:
@@ -237,12 +228,15 @@ class Accumulator:
             self.end_pass()
 
     def result(self):
-        """The Result (once done); its to_dict() is what `mir compute --json` writes for these rows."""
+        """The Result (once done): res.mir, res.fid_sum, res.layers[i] with the fields of a layer of `mir compute
+        --json` as attributes (and .exact); res.to_dict() is that document for these rows."""
         r = self._impl.result()
-        res = Result({"mir": r.mir, "fid_sum": r.fid_sum, "sqrt": self.sqrt, "outliers": self.outliers,
-                      "precision": self.precision, "hidden_size": self.hidden_size,
-                      "layers": [_layer_dict(l) for l in r.layers]})
-        res._document = self._document
+        doc = self._document()
+        for layer, lr in zip(doc["layers"], r.layers):
+            assert layer["layer"] == lr.layer
+        res = Result(doc)
+        for layer, lr in zip(res.layers, r.layers):
+            layer.exact = lr.exact  # False only for memory="reservoir" past its rows (not a JSON field)
         return res
 
     def to_dict(self):
@@ -250,7 +244,7 @@ class Accumulator:
         FID and terms, and the provenance — options as compute records them (paths: where the rows came from),
         this process's command line, when the accumulator was made, and the samples seen (per sample its vision,
         text and ignored rows and dtype; bytes null)."""
-        return self._document()
+        return self.result().to_dict()
 
     def _document(self):
         if not self._records:

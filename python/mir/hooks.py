@@ -193,7 +193,9 @@ class HiddenStateHook:
         else:
             vm = _as_mask(self._masks[0], "vision_mask", b, t)
             tm = None if self._masks[1] is None else _as_mask(self._masks[1], "text_mask", b, t)
-        self._resolved = (vm, tm)
+        # Row by row, contiguous: what Accumulator._add takes without converting again per layer.
+        self._resolved = [(np.ascontiguousarray(vm[i]), None if tm is None else np.ascontiguousarray(tm[i]))
+                          for i in range(b)]
         return self._resolved
 
     def _feed(self, index, hidden):
@@ -208,11 +210,12 @@ class HiddenStateHook:
         self._fed.add(index)
         if not self.accumulator.wants(index):
             return
-        vm, tm = self._positions(hidden)
+        rows = self._positions(hidden)
         if self.copy_to_host and hidden.device.type != "cpu":
             hidden = hidden.detach().to("cpu")
-        for i in range(int(hidden.shape[0])):
-            self.accumulator.add(index, hidden[i].detach(), vm[i], None if tm is None else tm[i])
+        hidden = hidden.detach()
+        for i, (vm, tm) in enumerate(rows):
+            self.accumulator._add(index, hidden[i], vm, tm)
 
     def _pre_first(self, module, args, kwargs):
         h = args[0] if args else kwargs.get("hidden_states")

@@ -119,3 +119,12 @@ def test_bad_input_raises_with_a_clear_message():
     with pytest.raises(mir.ArgumentError, match="in progress"):
         acc.result()
     assert issubclass(mir.UsageError, mir.ArgumentError) and issubclass(mir.ShapeError, mir.Error)
+
+
+def test_reservoir_is_flagged_as_an_estimate():
+    data = samples(n=20, d=16)
+    est = feed(mir.Accumulator(4, 16, memory="reservoir", reservoir_rows=32), data)
+    exact = feed(mir.Accumulator(4, 16), data)
+    assert all(not layer.exact for layer in est.layers) and all(layer.exact for layer in exact.layers)
+    assert rel(est.mir, exact.mir) < 0.05  # an estimate of the same quantity (api.md: its measured error)
+    assert est.to_dict()["layers"][0].keys() == exact.to_dict()["layers"][0].keys()
