@@ -351,6 +351,7 @@ def compute(paths, **options):
                              "for files and shards)")
     with tempfile.TemporaryDirectory(prefix="mir-") as tmp:
         out = os.path.join(tmp, "result.json")
+        options.setdefault("format", "none")  # the result is returned: no table on this process's stdout
         _mir._run_program(["compute", *[os.fspath(p) for p in paths], "--json", out, "--quiet",
                            *_option_args(options)])
         with open(out) as f:

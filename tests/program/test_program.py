@@ -200,6 +200,10 @@ def test_table_formats_csv_and_markdown(tmp):
     assert set(rows[1].replace("|", "")) <= set("-:")  # the separator row
     assert len(rows) == 2 + len(j["layers"]) and f"**MIR = {j['mir']:.6f}**" in p.stdout
     assert run("compute", d, "--format", "table").stdout == run("compute", d).stdout
+    out = os.path.join(tmp, "r.json")
+    p = run("compute", d, "--format", "none", "--json", out, "--plot", os.path.join(tmp, "q.svg"))
+    assert p.stdout == "" and "plot written" in p.stderr  # nothing on stdout; the files written
+    assert json.load(open(out))["mir"] == j["mir"]
     p = run("compute", d, "--format", "xml", ok=False)
     assert p.returncode == 2 and "--format" in p.stderr
 

@@ -279,8 +279,8 @@ void report_result(std::vector<layer_result> results, const compute_options& o, 
     }
     out.commit();
     if (!to_stdout) {
-        print_table(r, o, d, ci);
-        if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table
+        if (o.format != "none") print_table(r, o, d, ci);
+        if (!o.plot.empty() && !o.quiet) {  // not inside a CSV or Markdown table (nor on a silent stdout)
             std::fprintf(o.format == "table" ? stdout : stderr, "plot written to %s\n", o.plot.c_str());
         }
     }
@@ -374,8 +374,9 @@ command register_compute(CLI::App& app) {
     c->add_option("--plot", s->o.plot,
                   "write an SVG plot of per-layer FID to FILE (- for stdout, nothing else printed)");
     add_threads_option(*c, s->o.threads);
-    c->add_option("--format", s->o.format, "the per-layer table on stdout: table (default), csv or markdown")
-        ->check(CLI::IsMember({"table", "csv", "markdown"}));
+    c->add_option("--format", s->o.format,
+                  "the per-layer table on stdout: table (default), csv, markdown or none (nothing on stdout)")
+        ->check(CLI::IsMember({"table", "csv", "markdown", "none"}));
     c->add_flag("--quiet", s->o.quiet, "no progress on stderr (unless --progress always|json)");
     add_progress_options(*c, s->o.progress);
     c->add_option("--save-state", s->o.save_state,

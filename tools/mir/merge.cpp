@@ -480,8 +480,9 @@ command register_merge(CLI::App& app) {
     add_sqrt_options(*c, s->sqrt_name, s->m.report.sqrt);
     c->add_option("--json", s->m.report.json, "after the last pass: the result as JSON to FILE (- for stdout)");
     c->add_option("--plot", s->m.report.plot, "after the last pass: an SVG plot of per-layer FID to FILE");
-    c->add_option("--format", s->m.report.format, "the per-layer table on stdout: table (default), csv or markdown")
-        ->check(CLI::IsMember({"table", "csv", "markdown"}));
+    c->add_option("--format", s->m.report.format,
+                  "the per-layer table on stdout: table (default), csv, markdown or none (nothing on stdout)")
+        ->check(CLI::IsMember({"table", "csv", "markdown", "none"}));
     c->add_option("--ci", s->m.report.ci,
                   "after the last pass: also a LEVEL confidence interval (e.g. 0.95) for MIR and each layer's FID, "
                   "from the groups the shards kept (mir compute --save-state --ci-groups G; docs/uncertainty.md)")
