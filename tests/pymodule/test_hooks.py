@@ -19,6 +19,7 @@ import torch
 import mir
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle import fid_none  # noqa: E402
 from tiny_llava import IMAGE_TOKEN, TinyLlava, sample_inputs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -90,8 +91,7 @@ def program_json(directory, *args):
 
 
 def oracle_none(states):
-    """MIR with outliers='none' in NumPy (float64): α from the text norms, scipy's sqrtm."""
-    from scipy import linalg
+    """MIR with outliers='none' in NumPy (oracle.py), SPEC §6's positions."""
     total = 0.0
     for k in range(1, K + 1):
         v, t = [], []
@@ -100,12 +100,7 @@ def oracle_none(states):
             vm, tm = protocol_masks(x.shape[0])
             v.append(x[vm])
             t.append(x[tm])
-        v, t = np.concatenate(v), np.concatenate(t)
-        alpha = 1.0 / np.linalg.norm(t, axis=1).mean()
-        v, t = v * alpha, t * alpha
-        cv, ct = np.cov(v, rowvar=False), np.cov(t, rowvar=False)
-        s = linalg.sqrtm(cv @ ct).real
-        total += ((v.mean(0) - t.mean(0)) ** 2).sum() + np.trace(cv) + np.trace(ct) - 2 * np.trace(s)
+        total += fid_none(np.concatenate(v), np.concatenate(t))
     return np.log10(total)
 
 
